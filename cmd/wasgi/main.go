@@ -1,0 +1,146 @@
+// Command wasgi hosts many web sites, each a WebAssembly app in its own
+// wazero sandbox, declared in one TOML file.
+//
+//	wasgi serve [-c wasgi.toml]   run the host
+//	wasgi check [-c wasgi.toml]   validate the config and compile every module
+//	wasgi sites [-c wasgi.toml]   print the sites, hosts, mounts and groups
+//	wasgi version                 print the version
+//
+// SIGHUP reloads the config (a bad one is refused and the old one keeps
+// serving); SIGTERM and SIGINT drain in-flight requests and exit 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/host"
+	"github.com/wasgi/wasgi/sites"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil)) }
+
+const usage = `usage: wasgi <command> [-c wasgi.toml]
+
+commands:
+  serve    run the host
+  check    validate the config and compile every module
+  sites    print the sites, hosts, mounts, aliases and groups
+  version  print the version
+`
+
+// run is main without os.Exit; ready, when not nil, receives the host once
+// it listens (for tests).
+func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("wasgi "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("c", "wasgi.toml", "config file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "wasgi", host.Version)
+		return 0
+	case "serve", "check", "sites":
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "wasgi: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	cfg, err := sites.Load(*config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	switch cmd {
+	case "sites":
+		if err := cfg.WriteTable(stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	case "check":
+		log := host.NewLogger(stderr, "console")
+		if err := host.Check(context.Background(), cfg, log); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: OK, %d sites\n", cfg.File, len(cfg.Sites))
+		return 0
+	}
+	return serve(cfg, *config, stderr, ready)
+}
+
+func serve(cfg *sites.Config, path string, stderr io.Writer, ready chan<- *host.Host) int {
+	log := host.NewLogger(stderr, cfg.Server.LogFormat)
+	ctx := context.Background()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	h, err := host.New(ctx, cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("start")
+		return 1
+	}
+	if err := h.Listen(); err != nil {
+		log.Error().Err(err).Msg("start")
+		h.Shutdown(ctx)
+		return 1
+	}
+	log.Info().Str("config", cfg.File).Int("sites", len(cfg.Sites)).Str("version", host.Version).Msg("wasgi started")
+	if ready != nil {
+		ready <- h
+	}
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			reload(ctx, h, path, log)
+			continue
+		}
+		log.Info().Str("signal", sig.String()).Dur("timeout", cfg.Server.ShutdownTimeout).Msg("draining")
+		sctx, cancel := context.WithTimeout(ctx, cfg.Server.ShutdownTimeout)
+		err := h.Shutdown(sctx)
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			log.Error().Err(err).Msg("shutdown")
+		}
+		log.Info().Msg("stopped")
+		break
+	}
+	return 0
+}
+
+// reload re-reads the config; on any error the running config stays.
+func reload(ctx context.Context, h *host.Host, path string, log zerolog.Logger) {
+	cfg, err := sites.Load(path)
+	if err == nil {
+		err = h.Reload(ctx, cfg)
+	}
+	if err != nil {
+		var errs sites.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				log.Error().Str("file", e.File).Int("line", e.Line).Str("key", e.Key).Msg(e.Msg)
+			}
+		}
+		log.Error().Err(err).Msg("reload refused; the old config keeps serving")
+		return
+	}
+	log.Info().Str("config", cfg.File).Int("sites", len(cfg.Sites)).Msg("reloaded")
+}

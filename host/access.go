@@ -1,0 +1,112 @@
+package host
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// accessLogger writes one line per request.
+type accessLogger interface {
+	log(r *http.Request, q *request, s *site, rt *route, w *logWriter, d time.Duration)
+}
+
+func newAccessLogger(format string, l zerolog.Logger) accessLogger {
+	switch format {
+	case "off":
+		return offLog{}
+	case "json":
+		return jsonLog{l}
+	}
+	return &combinedLog{w: os.Stdout}
+}
+
+type offLog struct{}
+
+func (offLog) log(*http.Request, *request, *site, *route, *logWriter, time.Duration) {}
+
+// jsonLog logs each request as a zerolog event.
+type jsonLog struct{ l zerolog.Logger }
+
+func (j jsonLog) log(r *http.Request, q *request, s *site, rt *route, w *logWriter, d time.Duration) {
+	ev := j.l.Info().Str("request_id", q.id).Str("method", r.Method).Str("uri", r.RequestURI).
+		Str("host", r.Host).Str("remote", r.RemoteAddr).Int("status", w.status).Int64("bytes", w.bytes).
+		Dur("duration", d)
+	if s != nil {
+		ev = ev.Str("site", s.name)
+	}
+	if rt != nil && rt.app != nil {
+		ev = ev.Str("app", rt.app.name)
+	}
+	ev.Msg("request")
+}
+
+// combinedLog writes Apache's combined format:
+// %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
+type combinedLog struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+func (c *combinedLog) log(r *http.Request, q *request, _ *site, _ *route, w *logWriter, _ time.Duration) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.buf[:0]
+	b = append(b, host...)
+	b = append(b, " - "...)
+	if q.remoteUser != "" {
+		b = appendQuotedSafe(b, q.remoteUser, false)
+	} else {
+		b = append(b, '-')
+	}
+	b = append(b, " ["...)
+	b = time.Now().AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	b = append(b, "] \""...)
+	b = appendQuotedSafe(b, r.Method+" "+r.RequestURI+" "+r.Proto, true)
+	b = append(b, "\" "...)
+	b = strconv.AppendInt(b, int64(w.status), 10)
+	b = append(b, ' ')
+	if w.bytes == 0 {
+		b = append(b, '-')
+	} else {
+		b = strconv.AppendInt(b, w.bytes, 10)
+	}
+	b = append(b, " \""...)
+	b = appendQuotedSafe(b, r.Referer(), true)
+	b = append(b, "\" \""...)
+	b = appendQuotedSafe(b, r.UserAgent(), true)
+	b = append(b, "\"\n"...)
+	c.w.Write(b)
+	c.buf = b
+}
+
+// appendQuotedSafe escapes what Apache escapes in logs: quotes,
+// backslashes and control characters, so a request cannot forge log lines.
+func appendQuotedSafe(b []byte, s string, quoteOK bool) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+		case c == ' ' && !quoteOK:
+			b = append(b, '\\', 'x', '2', '0')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}

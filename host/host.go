@@ -1,0 +1,365 @@
+// Package host is wasgi's HTTP front: listeners, virtual hosts, the router
+// from URL to app or alias, the WSGI-style environ, logs and config reload.
+// It translates the site config (package sites) into sandbox options
+// (package sandbox) and serves requests through the guest ABI.
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/sandbox"
+	"github.com/wasgi/wasgi/sites"
+)
+
+// Version is the wasgi version, set at build time with
+// -ldflags "-X github.com/wasgi/wasgi/host.Version=...".
+var Version = "dev"
+
+// Host serves the sites of a config. It is safe for concurrent use; Reload
+// swaps the config while requests are in flight.
+type Host struct {
+	log    zerolog.Logger
+	rt     *sandbox.Runtime
+	access accessLogger
+	state  atomic.Pointer[state]
+	reqID  requestIDs
+
+	mu      sync.Mutex
+	servers []*http.Server
+	addrs   []net.Addr
+}
+
+// New compiles every module of cfg and creates its groups and pools, so
+// that a bad module fails here rather than on its first request.
+func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, error) {
+	rt, err := sandbox.New(ctx, sandbox.Options{CacheDir: cfg.Server.CacheDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{log: log, rt: rt, access: newAccessLogger(cfg.Server.AccessLog, log)}
+	s, err := build(ctx, rt, cfg, log)
+	if err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	if err := s.warm(ctx); err != nil {
+		s.close(ctx)
+		rt.Close(ctx)
+		return nil, err
+	}
+	h.state.Store(s)
+	h.reqID.init()
+	return h, nil
+}
+
+// Check compiles and checks every module of cfg against the ABI, like
+// `apachectl configtest`, and reports every problem found.
+func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
+	rt, err := sandbox.New(ctx, sandbox.Options{CacheDir: cfg.Server.CacheDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+	s, err := build(ctx, rt, cfg, log)
+	if err != nil {
+		return err
+	}
+	s.close(ctx)
+	return nil
+}
+
+// Reload swaps in a new config. In-flight requests finish on the old one;
+// unchanged modules are not compiled again. On error the old config keeps
+// serving.
+func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
+	s, err := build(ctx, h.rt, cfg, h.log)
+	if err != nil {
+		return err
+	}
+	if err := s.warm(ctx); err != nil {
+		s.close(ctx)
+		return err
+	}
+	h.access = newAccessLogger(cfg.Server.AccessLog, h.log)
+	old := h.state.Swap(s)
+	old.release()
+	return nil
+}
+
+// Listen opens the config's listen addresses. Serve then serves them.
+func (h *Host) Listen() error {
+	cfg := h.state.Load().cfg.Server
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, addr := range cfg.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, s := range h.servers {
+				s.Close()
+			}
+			return fmt.Errorf("host: listen %s: %w", addr, err)
+		}
+		srv := h.newServer(cfg)
+		h.servers = append(h.servers, srv)
+		h.addrs = append(h.addrs, ln.Addr())
+		go func() {
+			h.log.Info().Str("addr", ln.Addr().String()).Msg("listening")
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				h.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("serve")
+			}
+		}()
+	}
+	return nil
+}
+
+// Addrs returns the addresses Listen opened (useful with port 0).
+func (h *Host) Addrs() []net.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]net.Addr(nil), h.addrs...)
+}
+
+func (h *Host) newServer(cfg sites.Server) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(httpErrorLog{h.log}, "", 0),
+	}
+}
+
+// Shutdown stops accepting connections, waits for in-flight requests until
+// ctx ends, then closes every instance.
+func (h *Host) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	servers := h.servers
+	h.mu.Unlock()
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Shutdown(ctx))
+	}
+	if s := h.state.Load(); s != nil {
+		s.close(ctx)
+	}
+	errs = append(errs, h.rt.Close(ctx))
+	return errors.Join(errs...)
+}
+
+// ServeHTTP routes one request: virtual host, cleaned path, longest prefix.
+func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s := h.state.Load()
+	for !s.acquire() { // lost a race with Reload: take the new state
+		s = h.state.Load()
+	}
+	defer s.release()
+
+	q := &request{id: h.reqID.next()}
+	w.Header().Set("X-Request-Id", q.id)
+	lw := &logWriter{ResponseWriter: w}
+	var st *site
+	var rt *route
+	defer func() {
+		h.access.log(r, q, st, rt, lw, time.Since(start))
+	}()
+
+	st = s.vhosts.lookup(r.Host)
+	if st == nil {
+		h.fail(lw, r, q, http.StatusMisdirectedRequest, nil)
+		return
+	}
+	if strings.Contains(r.URL.EscapedPath(), "%2") && hasEncodedSlash(r.URL.EscapedPath()) {
+		h.fail(lw, r, q, http.StatusBadRequest, errors.New("encoded slash in path"))
+		return
+	}
+	p, ok := cleanPath(r.URL.Path)
+	if !ok {
+		h.fail(lw, r, q, http.StatusBadRequest, errors.New("bad path"))
+		return
+	}
+	rt = st.lookup(p)
+	switch {
+	case rt == nil:
+		h.fail(lw, r, q, http.StatusNotFound, nil)
+	case rt.app != nil:
+		q.scriptName, q.pathInfo = splitMount(rt.prefix, p)
+		h.serveApp(lw, r, q, rt.app, s.cfg.Server.MaxBody)
+	default:
+		h.serveAlias(lw, r, q, rt.alias, p)
+	}
+}
+
+func hasEncodedSlash(p string) bool {
+	for i := 0; i+2 < len(p); i++ {
+		if p[i] == '%' && p[i+1] == '2' && (p[i+2] == 'f' || p[i+2] == 'F') {
+			return true
+		}
+	}
+	return false
+}
+
+// environPool recycles environ buffers: one per request in flight.
+var environPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// serveApp runs the request through the app's pool.
+func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBody int64) {
+	if r.ContentLength > maxBody {
+		h.fail(w, r, q, http.StatusRequestEntityTooLarge, nil)
+		return
+	}
+	cfg := a.group.Config()
+	// A guest blocked in body_read or body_write cannot be stopped by
+	// wazero: bound the connection's reads and writes instead.
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(cfg.QueueTimeout + cfg.RequestTimeout)
+	rc.SetReadDeadline(deadline)
+	rc.SetWriteDeadline(deadline)
+	defer rc.SetWriteDeadline(time.Time{}) // the next request on this connection starts afresh
+
+	if _, port, err := net.SplitHostPort(localAddr(r)); err == nil {
+		q.serverPort = port
+	}
+	bp := environPool.Get().(*[]byte)
+	call := &sandbox.Call{
+		Environ: appendEnviron((*bp)[:0], r, q, a),
+		Body:    http.MaxBytesReader(w, r.Body, maxBody),
+		W:       w,
+		Log:     a.log.With().Str("request_id", q.id).Logger(),
+	}
+	err := a.pool.Serve(r.Context(), call)
+	*bp = call.Environ[:0]
+	environPool.Put(bp)
+	if err == nil && !call.Started() {
+		err = errNoResponse
+	}
+	if err == nil {
+		return
+	}
+	if call.Started() {
+		// Headers are gone: all that is left is to make sure the client
+		// cannot mistake a cut-off body for a whole one.
+		a.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Msg("app failed after its response started")
+		panic(http.ErrAbortHandler)
+	}
+	status := statusFor(err)
+	if call.BodyTooLarge() {
+		status = http.StatusRequestEntityTooLarge
+	}
+	h.fail(w, r, q, status, err)
+	ev := a.log.Error()
+	if status < 500 {
+		ev = a.log.Info()
+	}
+	ev.Err(err).Str("request_id", q.id).Int("status", status).Str("stderr", stderrOf(err)).Msg("app request failed")
+}
+
+var errNoResponse = errors.New("app returned without calling start_response")
+
+// statusFor is the one place where errors become status codes.
+func statusFor(err error) int {
+	switch {
+	case errors.Is(err, sandbox.ErrQueueTimeout), errors.Is(err, sandbox.ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, sandbox.ErrTimeout):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return 499 // the client went away while queued (nginx's code)
+	}
+	return http.StatusInternalServerError
+}
+
+func stderrOf(err error) string {
+	var g *sandbox.GuestError
+	if errors.As(err, &g) {
+		return g.Stderr
+	}
+	return ""
+}
+
+// fail answers an error status with a short plain-text body.
+func (h *Host) fail(w *logWriter, r *http.Request, q *request, status int, err error) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusServiceUnavailable {
+		hd.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%d %s\n", status, http.StatusText(status))
+}
+
+func localAddr(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+// requestIDs makes request ids: a random per-process prefix and a counter,
+// unique without a syscall per request.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func (g *requestIDs) init() {
+	var b [6]byte
+	rand.Read(b[:])
+	g.prefix = hex.EncodeToString(b[:])
+}
+
+func (g *requestIDs) next() string {
+	return fmt.Sprintf("%s-%08x", g.prefix, g.n.Add(1))
+}
+
+// logWriter records the status and size of a response for the access log.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *logWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends buffered data to the client.
+func (w *logWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+// httpErrorLog sends net/http's own messages (TLS handshake errors, panics)
+// to zerolog.
+type httpErrorLog struct{ log zerolog.Logger }
+
+func (l httpErrorLog) Write(p []byte) (int, error) {
+	l.log.Warn().Str("source", "net/http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

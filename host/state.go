@@ -1,0 +1,165 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/abi"
+	"github.com/wasgi/wasgi/sandbox"
+	"github.com/wasgi/wasgi/sites"
+)
+
+// state is one loaded config: sites, routes and the daemon groups serving
+// them. A reload builds a new state beside the old one and swaps it in; the
+// old state closes when its last in-flight request ends.
+type state struct {
+	cfg    *sites.Config
+	vhosts vhosts
+	groups map[string]*sandbox.Group
+	apps   []*app
+
+	refs      atomic.Int64 // 1 for being current + 1 per request in flight
+	closeOnce sync.Once
+}
+
+type site struct {
+	name   string
+	routes []*route
+}
+
+// app is an app mount: its pool and what its requests need ready-made.
+type app struct {
+	site, name string
+	group      *sandbox.Group
+	pool       *sandbox.Pool
+	env        []byte // the app's env, pre-encoded
+	log        zerolog.Logger
+}
+
+// alias is a static alias (see static.go).
+type alias struct {
+	url, path string
+	file      bool
+}
+
+// build compiles modules and creates groups and pools for cfg. On error
+// everything it created is closed again.
+func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger) (_ *state, err error) {
+	s := &state{cfg: cfg, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
+	s.refs.Store(1)
+	defer func() {
+		if err != nil {
+			s.close(ctx)
+		}
+	}()
+	for name, g := range cfg.Groups {
+		s.groups[name] = rt.NewGroup(sandbox.GroupConfig{
+			Name:           name,
+			Instances:      g.Instances,
+			MinInstances:   g.MinInstances,
+			MaxRequests:    g.MaxRequests,
+			RequestTimeout: g.RequestTimeout,
+			QueueTimeout:   g.QueueTimeout,
+			IdleTimeout:    g.IdleTimeout,
+		})
+	}
+	var errs []error
+	for _, sc := range cfg.Sites {
+		st := &site{name: sc.Name}
+		for _, ac := range sc.Apps {
+			a, err := newApp(ctx, rt, s, sc, ac, log)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.apps = append(s.apps, a)
+			st.routes = append(st.routes, &route{prefix: ac.Mount, app: a})
+		}
+		for _, al := range sc.Aliases {
+			st.routes = append(st.routes, &route{prefix: al.URL, exact: al.File, alias: &alias{url: al.URL, path: al.Path, file: al.File}})
+		}
+		sortRoutes(st.routes)
+		for _, h := range sc.Hosts {
+			s.vhosts.add(h, st)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, ac *sites.App, log zerolog.Logger) (*app, error) {
+	a := &app{site: sc.Name, name: ac.Name, group: s.groups[ac.Group]}
+	a.log = log.With().Str("site", sc.Name).Str("app", ac.Name).Logger()
+	if ac.ABI != "" && ac.ABI != "wasgi" {
+		return nil, fmt.Errorf("site %s app %s: abi %q is not supported yet", sc.Name, ac.Name, ac.ABI)
+	}
+	m, err := rt.Compile(ctx, ac.Module)
+	if err != nil {
+		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
+	}
+	for k, v := range ac.Env {
+		a.env, _ = abi.AppendEnviron(a.env, k, v)
+	}
+	dirs := make([]sandbox.Dir, len(ac.Dirs))
+	for i, d := range ac.Dirs {
+		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
+	}
+	g := s.cfg.Groups[ac.Group]
+	a.pool, err = a.group.NewPool(m, sandbox.AppConfig{
+		Name:        sc.Name + "/" + ac.Name,
+		Env:         ac.Env,
+		Dirs:        dirs,
+		MemoryLimit: uint64(g.MemoryLimit),
+		Logger:      a.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
+	}
+	return a, nil
+}
+
+// warm creates every app's min_instances.
+func (s *state) warm(ctx context.Context) error {
+	var errs []error
+	for _, a := range s.apps {
+		if err := a.pool.Warm(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("site %s app %s: %w", a.site, a.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// acquire takes a reference for a request; it fails once the state closed.
+func (s *state) acquire() bool {
+	for {
+		n := s.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference; the last one closes the state.
+func (s *state) release() {
+	if s.refs.Add(-1) == 0 {
+		s.close(context.Background())
+	}
+}
+
+func (s *state) close(ctx context.Context) {
+	s.closeOnce.Do(func() {
+		for _, g := range s.groups {
+			g.Close(ctx)
+		}
+	})
+}

@@ -1,0 +1,91 @@
+// Package testwasm builds the Go guests that tests run: real .wasm files,
+// built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared by the go command
+// that runs the tests, once per test process.
+package testwasm
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var (
+	mu    sync.Mutex
+	built = map[string]string{}
+)
+
+// Root returns the module's root directory.
+func Root(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("testwasm: go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// Build builds the package at pkg (a path relative to the module root, like
+// "examples/hello") as a wasgi reactor and returns the path of the .wasm.
+// Go's build cache makes a rebuild cheap; the output lives in a shared temp
+// folder and is replaced atomically, so parallel test processes can share it.
+func Build(tb testing.TB, pkg string) string {
+	tb.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	root := Root(tb)
+	sum := sha256.Sum256([]byte(root + "\x00" + pkg))
+	dir := filepath.Join(os.TempDir(), "wasgi-testwasm")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(dir, filepath.Base(pkg)+"-"+hex.EncodeToString(sum[:6])+".wasm")
+	tmp, err := os.CreateTemp(dir, "build-*.wasm")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", tmp.Name(), "./"+pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("testwasm: build %s: %v\n%s", pkg, err, b)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		tb.Fatal(err)
+	}
+	built[pkg] = out
+	return out
+}
+
+// CacheDir returns a wazero compilation cache folder shared by test runs,
+// so that only the first run pays for compiling each module.
+func CacheDir(tb testing.TB) string {
+	tb.Helper()
+	dir := filepath.Join(os.TempDir(), "wasgi-test-cache")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}

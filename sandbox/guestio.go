@@ -1,0 +1,106 @@
+package sandbox
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// tailSize is how much of a guest's last output is kept for error logs.
+const tailSize = 4 << 10
+
+// maxLine caps one logged line of guest output.
+const maxLine = 8 << 10
+
+// tailWriter turns a guest's stdout or stderr into log events, one per
+// line, and keeps the last tailSize bytes so a trap can be logged with the
+// panic message that preceded it.
+type tailWriter struct {
+	log    zerolog.Logger
+	level  zerolog.Level
+	stream string
+
+	mu   sync.Mutex
+	line []byte
+	tail []byte
+}
+
+func newTailWriter(l zerolog.Logger, level zerolog.Level, stream string) *tailWriter {
+	return &tailWriter{log: l, level: level, stream: stream}
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tail = append(w.tail, p...)
+	if len(w.tail) > tailSize {
+		w.tail = append(w.tail[:0], w.tail[len(w.tail)-tailSize:]...)
+	}
+	rest := p
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			w.line = append(w.line, rest...)
+			if len(w.line) >= maxLine {
+				w.emit()
+			}
+			break
+		}
+		w.line = append(w.line, rest[:i]...)
+		w.emit()
+		rest = rest[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) emit() {
+	if len(w.line) > maxLine {
+		w.line = w.line[:maxLine]
+	}
+	w.log.WithLevel(w.level).Str("source", w.stream).Msg(string(w.line))
+	w.line = w.line[:0]
+}
+
+// String returns the last bytes written.
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.tail)
+}
+
+// limitAllocator backs each instance's linear memory with a byte slice
+// that refuses to grow past the limit: memory.grow then returns -1 in the
+// guest, as the Wasm spec allows, and the guest decides (Go throws "out of
+// memory", a trap). A per-instance limit, unlike wazero's per-runtime
+// WithMemoryLimitPages.
+type limitAllocator uint64
+
+func (l limitAllocator) Allocate(_, _ uint64) experimental.LinearMemory {
+	return &limitedMemory{limit: uint64(l)}
+}
+
+type limitedMemory struct {
+	buf   []byte
+	limit uint64
+}
+
+func (m *limitedMemory) Reallocate(size uint64) []byte {
+	if size > m.limit {
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	// Grow by at least half so that a guest growing a page at a time does
+	// not copy its memory each time.
+	c := min(max(size, uint64(cap(m.buf))*3/2), m.limit)
+	b := make([]byte, size, c)
+	copy(b, m.buf)
+	m.buf = b
+	return b
+}
+
+func (m *limitedMemory) Free() { m.buf = nil }

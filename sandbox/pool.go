@@ -1,0 +1,462 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasgi/wasgi/abi"
+)
+
+// Errors of [Pool.Serve]; the host turns them into status codes.
+var (
+	// ErrQueueTimeout: no instance became free within the group's
+	// queue_timeout (503).
+	ErrQueueTimeout = errors.New("sandbox: no free instance within queue_timeout")
+	// ErrTimeout: the request ran past the group's request_timeout and the
+	// instance was stopped (504).
+	ErrTimeout = errors.New("sandbox: request_timeout exceeded")
+	// ErrTrap: the guest trapped or exited; the instance was discarded (500).
+	ErrTrap = errors.New("sandbox: guest trapped")
+	// ErrAppFailed: wasgi_handle returned non-zero (500 unless a response
+	// was started).
+	ErrAppFailed = errors.New("sandbox: wasgi_handle failed")
+	// ErrInstantiate: a new instance could not be created (500).
+	ErrInstantiate = errors.New("sandbox: cannot create instance")
+	// ErrClosed: the group was closed, e.g. by a config reload (503).
+	ErrClosed = errors.New("sandbox: group closed")
+)
+
+// GuestError is a failed guest call, with the tail of what the instance
+// wrote to stderr (Go's panic traces land there).
+type GuestError struct {
+	Kind   error // ErrTimeout, ErrTrap, ErrAppFailed or ErrInstantiate
+	Err    error // the wazero error, or nil
+	Code   int32 // wasgi_handle's result for ErrAppFailed
+	Stderr string
+}
+
+func (e *GuestError) Error() string {
+	switch {
+	case e.Err != nil:
+		return e.Kind.Error() + ": " + e.Err.Error()
+	case e.Kind == ErrAppFailed:
+		return fmt.Sprintf("%v: returned %d", e.Kind, e.Code)
+	}
+	return e.Kind.Error()
+}
+
+// Unwrap makes errors.Is(err, ErrTrap) and friends work.
+func (e *GuestError) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// GroupConfig are the limits of a daemon group (like WSGIDaemonProcess).
+type GroupConfig struct {
+	Name           string
+	Instances      int           // most instances alive at once = most concurrent requests
+	MinInstances   int           // instances per app kept warm
+	MaxRequests    int           // recycle an instance after this many requests; 0 = never
+	RequestTimeout time.Duration // a request running longer is stopped
+	QueueTimeout   time.Duration // longest wait for a free instance
+	IdleTimeout    time.Duration // instances idle this long are closed, down to MinInstances
+}
+
+// Stats are a group's counters and gauges.
+type Stats struct {
+	InUse, Idle, Queued        int64 // gauges
+	Served, Created, Recycled  int64 // counters
+	Trapped, TimedOut, Refused int64 // counters
+}
+
+// Group shares a capacity of instances between the apps (pools) assigned
+// to it. An instance belongs to exactly one app; apps of one group share
+// the number of instances, never an instance.
+type Group struct {
+	rt    *Runtime
+	cfg   GroupConfig
+	slots chan struct{} // one token per request holding an instance
+
+	mu     sync.Mutex
+	alive  int // instances in use + idle
+	pools  []*Pool
+	closed bool
+	stop   chan struct{}
+
+	inUse, queued              atomic.Int64
+	served, created, recycled  atomic.Int64
+	trapped, timedOut, refused atomic.Int64
+}
+
+// NewGroup creates a daemon group. Close it when done.
+func (r *Runtime) NewGroup(cfg GroupConfig) *Group {
+	if cfg.Instances < 1 {
+		cfg.Instances = 1
+	}
+	g := &Group{rt: r, cfg: cfg, slots: make(chan struct{}, cfg.Instances), stop: make(chan struct{})}
+	if cfg.IdleTimeout > 0 {
+		go g.reap()
+	}
+	return g
+}
+
+// Config returns the group's limits.
+func (g *Group) Config() GroupConfig { return g.cfg }
+
+// Stats returns a snapshot of the group's counters.
+func (g *Group) Stats() Stats {
+	g.mu.Lock()
+	idle := g.alive - int(g.inUse.Load())
+	g.mu.Unlock()
+	return Stats{
+		InUse: g.inUse.Load(), Idle: int64(max(idle, 0)), Queued: g.queued.Load(),
+		Served: g.served.Load(), Created: g.created.Load(), Recycled: g.recycled.Load(),
+		Trapped: g.trapped.Load(), TimedOut: g.timedOut.Load(), Refused: g.refused.Load(),
+	}
+}
+
+// Close stops the group: idle instances are closed now, busy ones when
+// their request ends. Requests still queued get ErrClosed.
+func (g *Group) Close(ctx context.Context) {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	g.closed = true
+	close(g.stop)
+	var idle []*instance
+	for _, p := range g.pools {
+		idle = append(idle, p.idle...)
+		p.idle = nil
+	}
+	g.alive -= len(idle)
+	g.mu.Unlock()
+	for _, in := range idle {
+		in.close(ctx)
+	}
+}
+
+// reap closes instances idle longer than IdleTimeout, keeping MinInstances
+// per app.
+func (g *Group) reap() {
+	tick := time.NewTicker(max(g.cfg.IdleTimeout/4, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case now := <-tick.C:
+			var old []*instance
+			g.mu.Lock()
+			for _, p := range g.pools {
+				// idle is a stack: the oldest are at the bottom.
+				n := 0
+				for n < len(p.idle)-g.cfg.MinInstances && now.Sub(p.idle[n].lastUsed) > g.cfg.IdleTimeout {
+					n++
+				}
+				old = append(old, p.idle[:n]...)
+				p.idle = append(p.idle[:0], p.idle[n:]...)
+			}
+			g.alive -= len(old)
+			g.mu.Unlock()
+			for _, in := range old {
+				in.close(context.Background())
+			}
+		}
+	}
+}
+
+// Dir is a host directory preopened in the guest.
+type Dir struct {
+	Guest, Host string
+	ReadOnly    bool
+}
+
+// AppConfig is what an app's instances get: nothing else of the host or of
+// other apps is visible to them.
+type AppConfig struct {
+	// Name is the app's name in logs and argv[0], e.g. "mysite/main".
+	Name string
+	// Env is the WASI environment (os.Getenv in the guest).
+	Env map[string]string
+	// Dirs are the WASI preopens.
+	Dirs []Dir
+	// MemoryLimit caps each instance's linear memory, in bytes; 0 = 4 GiB.
+	MemoryLimit uint64
+	// Logger gets the guest's stdout, stderr and log calls.
+	Logger zerolog.Logger
+}
+
+// Pool holds the instances of one app in a group.
+type Pool struct {
+	g      *Group
+	m      *Module
+	cfg    AppConfig
+	modCfg wazero.ModuleConfig
+
+	idle []*instance // guarded by g.mu; a stack, most recently used on top
+}
+
+// NewPool adds an app running module m to the group.
+func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
+	if m.Kind != Reactor {
+		return nil, fmt.Errorf("sandbox: %s: module %s is a WASI command, not a wasgi reactor", cfg.Name, m.Path)
+	}
+	if cfg.MemoryLimit > 0 && m.MinMemory > cfg.MemoryLimit {
+		return nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
+			cfg.Name, m.Path, m.MinMemory>>10, cfg.MemoryLimit>>10)
+	}
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithArgs(cfg.Name).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	if m.initialize {
+		mc = mc.WithStartFunctions(abi.FuncInitialize)
+	} else {
+		mc = mc.WithStartFunctions()
+	}
+	for k, v := range cfg.Env {
+		mc = mc.WithEnv(k, v)
+	}
+	fsc := wazero.NewFSConfig()
+	for _, d := range cfg.Dirs {
+		if d.ReadOnly {
+			fsc = fsc.WithReadOnlyDirMount(d.Host, d.Guest)
+		} else {
+			fsc = fsc.WithDirMount(d.Host, d.Guest)
+		}
+	}
+	mc = mc.WithFSConfig(fsc)
+	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, ErrClosed
+	}
+	g.pools = append(g.pools, p)
+	return p, nil
+}
+
+// Warm creates instances until the app has MinInstances idle ones, so the
+// first requests do not pay for instantiation.
+func (p *Pool) Warm(ctx context.Context) error {
+	for {
+		p.g.mu.Lock()
+		need := len(p.idle) < p.g.cfg.MinInstances && p.g.alive < p.g.cfg.Instances && !p.g.closed
+		if need {
+			p.g.alive++
+		}
+		p.g.mu.Unlock()
+		if !need {
+			return nil
+		}
+		in, err := p.newInstance(ctx)
+		p.g.mu.Lock()
+		if err != nil || p.g.closed {
+			p.g.alive--
+			p.g.mu.Unlock()
+			if in != nil {
+				in.close(ctx)
+			}
+			return err
+		}
+		in.lastUsed = time.Now()
+		p.idle = append(p.idle, in)
+		p.g.mu.Unlock()
+	}
+}
+
+// Serve runs one request through the app's wasgi_handle export.
+func (p *Pool) Serve(ctx context.Context, c *Call) error {
+	in, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	c.phase = phaseHandle
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.g.cfg.RequestTimeout)
+	res, err := in.handle.Call(context.WithValue(cctx, callKey{}, c))
+	cancel()
+	c.phase = phaseNone
+	in.requests++
+	p.release(in, err == nil)
+	p.g.served.Add(1)
+	if err != nil {
+		gerr := &GuestError{Kind: ErrTrap, Err: err, Stderr: in.stderr.String()}
+		var exit *sys.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded {
+			gerr.Kind = ErrTimeout
+			p.g.timedOut.Add(1)
+		} else {
+			p.g.trapped.Add(1)
+		}
+		return gerr
+	}
+	if code := api.DecodeI32(res[0]); code != 0 {
+		return &GuestError{Kind: ErrAppFailed, Code: code, Stderr: in.stderr.String()}
+	}
+	return nil
+}
+
+// acquire takes a slot in the group, waiting up to QueueTimeout, then an
+// idle instance of this app or a new one.
+func (p *Pool) acquire(ctx context.Context) (*instance, error) {
+	g := p.g
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		g.queued.Add(1)
+		t := time.NewTimer(g.cfg.QueueTimeout)
+		select {
+		case g.slots <- struct{}{}:
+			g.queued.Add(-1)
+			t.Stop()
+		case <-t.C:
+			g.queued.Add(-1)
+			g.refused.Add(1)
+			return nil, ErrQueueTimeout
+		case <-ctx.Done():
+			g.queued.Add(-1)
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	g.inUse.Add(1)
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		p.releaseSlot()
+		return nil, ErrClosed
+	}
+	if n := len(p.idle); n > 0 {
+		in := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		g.mu.Unlock()
+		return in, nil
+	}
+	// Capacity is shared: when the group is full of other apps' idle
+	// instances, close the oldest of them to make room for this app.
+	var evict *instance
+	if g.alive >= g.cfg.Instances {
+		evict = g.takeOldestIdle()
+		if evict != nil {
+			g.alive--
+		}
+	}
+	g.alive++
+	g.mu.Unlock()
+	if evict != nil {
+		evict.close(ctx)
+	}
+	in, err := p.newInstance(ctx)
+	if err != nil {
+		g.mu.Lock()
+		g.alive--
+		g.mu.Unlock()
+		p.releaseSlot()
+		return nil, &GuestError{Kind: ErrInstantiate, Err: err}
+	}
+	return in, nil
+}
+
+// takeOldestIdle removes the least recently used idle instance of the
+// group. g.mu must be held.
+func (g *Group) takeOldestIdle() *instance {
+	var from *Pool
+	for _, p := range g.pools {
+		if len(p.idle) > 0 && (from == nil || p.idle[0].lastUsed.Before(from.idle[0].lastUsed)) {
+			from = p
+		}
+	}
+	if from == nil {
+		return nil
+	}
+	in := from.idle[0]
+	from.idle = append(from.idle[:0], from.idle[1:]...)
+	return in
+}
+
+// release returns an instance after a request. A failed call leaves the
+// instance in an unknown state (a Go guest that trapped is broken for good),
+// so it is closed; so is one that served MaxRequests.
+func (p *Pool) release(in *instance, ok bool) {
+	g := p.g
+	recycle := g.cfg.MaxRequests > 0 && in.requests >= g.cfg.MaxRequests
+	g.mu.Lock()
+	keep := ok && !recycle && !g.closed
+	if keep {
+		in.lastUsed = time.Now()
+		p.idle = append(p.idle, in)
+	} else {
+		g.alive--
+	}
+	g.mu.Unlock()
+	p.releaseSlot()
+	if !keep {
+		if ok && recycle {
+			g.recycled.Add(1)
+		}
+		in.close(context.Background())
+	}
+}
+
+func (p *Pool) releaseSlot() {
+	p.g.inUse.Add(-1)
+	<-p.g.slots
+}
+
+// instance is one live instantiation of an app's module.
+type instance struct {
+	mod      api.Module
+	handle   api.Function
+	stderr   *tailWriter
+	requests int
+	lastUsed time.Time
+}
+
+type logKey struct{}
+
+func instanceLogFrom(ctx context.Context) *zerolog.Logger {
+	l, _ := ctx.Value(logKey{}).(*zerolog.Logger)
+	return l
+}
+
+func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
+	stderr := newTailWriter(p.cfg.Logger, zerolog.WarnLevel, "stderr")
+	stdout := newTailWriter(p.cfg.Logger, zerolog.InfoLevel, "stdout")
+	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr)
+	ctx = context.WithValue(context.WithoutCancel(ctx), logKey{}, &p.cfg.Logger)
+	if p.cfg.MemoryLimit > 0 {
+		ctx = experimental.WithMemoryAllocator(ctx, limitAllocator(p.cfg.MemoryLimit))
+	}
+	// _initialize runs guest code (Go's package init): bound it like a request.
+	ctx, cancel := context.WithTimeout(ctx, p.g.cfg.RequestTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil { // an allocator refusing the initial memory
+			err = fmt.Errorf("instantiate %s: %v", p.m.Path, r)
+		}
+	}()
+	mod, err := p.g.rt.rt.InstantiateModule(ctx, p.m.compiled, mc)
+	if err != nil {
+		if mod != nil {
+			mod.Close(ctx)
+		}
+		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
+	}
+	p.g.created.Add(1)
+	return &instance{mod: mod, handle: mod.ExportedFunction(abi.FuncHandle), stderr: stderr}, nil
+}
+
+func (in *instance) close(ctx context.Context) {
+	in.mod.Close(ctx)
+}

@@ -1,0 +1,223 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/abi"
+	"github.com/wasgi/wasgi/internal/testwasm"
+)
+
+func newRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	rt, err := New(context.Background(), Options{CacheDir: testwasm.CacheDir(t), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
+var testGroup = GroupConfig{Name: "t", Instances: 2, RequestTimeout: 5 * time.Second, QueueTimeout: time.Second, IdleTimeout: time.Minute}
+
+func newPool(t *testing.T, rt *Runtime, gc GroupConfig, pkg string, ac AppConfig) (*Group, *Pool) {
+	t.Helper()
+	m, err := rt.Compile(context.Background(), testwasm.Build(t, pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rt.NewGroup(gc)
+	t.Cleanup(func() { g.Close(context.Background()) })
+	if ac.Name == "" {
+		ac.Name = "test/app"
+	}
+	p, err := g.NewPool(m, ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, p
+}
+
+func get(p *Pool, path string) (*httptest.ResponseRecorder, *Call, error) {
+	env, _ := abi.AppendEnviron(nil, "REQUEST_METHOD", "GET")
+	env, _ = abi.AppendEnviron(env, "PATH_INFO", path)
+	env, _ = abi.AppendEnviron(env, "REQUEST_URI", path)
+	rec := httptest.NewRecorder()
+	c := &Call{Environ: env, W: rec, Log: zerolog.Nop()}
+	return rec, c, p.Serve(context.Background(), c)
+}
+
+func TestCompileChecksABI(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := rt.Compile(context.Background(), testwasm.Build(t, "testdata/guest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != Reactor || m.CheckPassword {
+		t.Fatalf("module = %+v", m)
+	}
+	again, err := rt.Compile(context.Background(), testwasm.Build(t, "testdata/guest"))
+	if err != nil || again != m {
+		t.Fatal("the same bytes were compiled twice")
+	}
+}
+
+func TestServeAndReuse(t *testing.T) {
+	rt := newRuntime(t)
+	g, p := newPool(t, rt, testGroup, "testdata/guest", AppConfig{})
+	for i := 1; i <= 3; i++ {
+		rec, _, err := get(p, "/counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One instance serves all three: its memory (the counter) persists.
+		if got := rec.Body.String(); got != string(rune('0'+i)) {
+			t.Fatalf("counter = %q, want %d", got, i)
+		}
+	}
+	if s := g.Stats(); s.Created != 1 || s.Served != 3 || s.Idle != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestFailuresDiscardInstance(t *testing.T) {
+	rt := newRuntime(t)
+	gc := testGroup
+	gc.RequestTimeout = time.Second
+	g, p := newPool(t, rt, gc, "testdata/guest", AppConfig{MemoryLimit: 32 << 20})
+	cases := []struct {
+		path string
+		want error
+	}{
+		{"/abi/body_write", ErrTrap},
+		{"/abi/environ_read_len", ErrTrap},
+		{"/spin", ErrTimeout},
+		{"/alloc", ErrTrap},
+		{"/exit", ErrTrap},
+		{"/panic", ErrAppFailed}, // the SDK recovers: no trap, non-zero result
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			get(p, "/counter") // warm instance with state
+			_, c, err := get(p, tc.path)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if c.Started() {
+				t.Fatal("response started")
+			}
+			rec, _, err := get(p, "/counter")
+			if err != nil {
+				t.Fatalf("next request: %v", err)
+			}
+			if tc.want != ErrAppFailed && rec.Body.String() != "1" {
+				t.Fatalf("instance was not discarded: counter = %s", rec.Body.String())
+			}
+		})
+	}
+	if s := g.Stats(); s.TimedOut != 1 || s.Trapped != 4 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestPanicStderrKept(t *testing.T) {
+	rt := newRuntime(t)
+	_, p := newPool(t, rt, testGroup, "testdata/guest", AppConfig{})
+	_, _, err := get(p, "/panic")
+	var ge *GuestError
+	if !errors.As(err, &ge) || !strings.Contains(ge.Stderr, "boom") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMemoryLimitBelowModuleMinimum(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := rt.Compile(context.Background(), testwasm.Build(t, "testdata/guest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rt.NewGroup(testGroup)
+	defer g.Close(context.Background())
+	if _, err := g.NewPool(m, AppConfig{Name: "x", MemoryLimit: 64 << 10}); err == nil || !strings.Contains(err.Error(), "memory_limit") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestQueueTimeoutAndSharedCapacity(t *testing.T) {
+	rt := newRuntime(t)
+	gc := testGroup
+	gc.Instances = 1
+	gc.QueueTimeout = 50 * time.Millisecond
+	gc.RequestTimeout = 2 * time.Second
+	g, a := newPool(t, rt, gc, "testdata/guest", AppConfig{Name: "a"})
+	m, _ := rt.Compile(context.Background(), testwasm.Build(t, "testdata/guest"))
+	b, err := g.NewPool(m, AppConfig{Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the only instance with a request that spins until its timeout.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); get(a, "/spin") }()
+	for g.Stats().InUse == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, _, err := get(b, "/counter"); !errors.Is(err, ErrQueueTimeout) {
+		t.Fatalf("err = %v, want ErrQueueTimeout", err)
+	}
+	wg.Wait()
+	// a's instance is gone (timed out); b now gets the group's capacity.
+	if _, _, err := get(b, "/counter"); err != nil {
+		t.Fatal(err)
+	}
+	// and a evicts b's idle instance: never more than Instances alive.
+	if _, _, err := get(a, "/counter"); err != nil {
+		t.Fatal(err)
+	}
+	if s := g.Stats(); s.Idle+s.InUse > 1 || s.Refused != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestHammer(t *testing.T) {
+	rt := newRuntime(t)
+	gc := testGroup
+	gc.Instances = 3
+	gc.MaxRequests = 7
+	g, p := newPool(t, rt, gc, "testdata/guest", AppConfig{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 12 {
+				rec, _, err := get(p, "/counter")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if rec.Code != http.StatusOK {
+					errs <- errors.New(rec.Body.String())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s := g.Stats()
+	if s.Served != 96 || s.InUse != 0 || s.Idle > 3 || s.Recycled == 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+}

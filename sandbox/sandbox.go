@@ -1,0 +1,242 @@
+// Package sandbox runs wasgi guest apps in wazero: one runtime per host with
+// an on-disk compilation cache, each module compiled once, instances created
+// from it with only their app's environment, preopened directories and
+// memory limit, pooled per daemon group, and the host side of the wasgi ABI
+// (see package abi).
+//
+// The package knows nothing of the TOML config: the host translates site
+// config into [AppConfig] and [GroupConfig].
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasgi/wasgi/abi"
+)
+
+// Options configure a [Runtime].
+type Options struct {
+	// CacheDir holds wazero's compilation cache; "" keeps it in memory.
+	CacheDir string
+	// Logger receives runtime events; guest output goes to each app's logger.
+	Logger zerolog.Logger
+}
+
+// Runtime is one wazero runtime shared by every app of a host. It owns the
+// compiled modules, keyed by content so that an unchanged module is never
+// compiled twice, even across config reloads.
+type Runtime struct {
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	log   zerolog.Logger
+
+	mu      sync.Mutex
+	modules map[string]*Module // by sha256 of the bytes
+}
+
+// New creates a runtime with the wasgi host module and WASI preview 1.
+//
+// Close-on-context-done is on: it is the only way wazero can stop a guest
+// that runs past its request_timeout (it costs guest CPU time on loop
+// back-edges; see docs/PERFORMANCE.md).
+func New(ctx context.Context, o Options) (*Runtime, error) {
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	var cache wazero.CompilationCache
+	if o.CacheDir != "" {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(o.CacheDir); err != nil {
+			return nil, fmt.Errorf("sandbox: compilation cache %s: %w", o.CacheDir, err)
+		}
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	r := &Runtime{
+		rt:      wazero.NewRuntimeWithConfig(ctx, cfg),
+		cache:   cache,
+		log:     o.Logger,
+		modules: map[string]*Module{},
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("sandbox: wasi: %w", err)
+	}
+	if err := instantiateHostModule(ctx, r.rt); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("sandbox: host module: %w", err)
+	}
+	return r, nil
+}
+
+// Close closes every instance and compiled module of the runtime.
+func (r *Runtime) Close(ctx context.Context) error {
+	err := r.rt.Close(ctx)
+	if r.cache != nil {
+		err = errors.Join(err, r.cache.Close(ctx))
+	}
+	return err
+}
+
+// Kind tells how a module is run.
+type Kind int
+
+const (
+	// Reactor is a module exporting wasgi_handle, called once per request
+	// on pooled instances (abi = "wasgi").
+	Reactor Kind = iota
+	// Command is a WASI command (exports _start), run once per request as
+	// CGI (abi = "cgi").
+	Command
+)
+
+// Module is a compiled guest module. It is immutable and shared by every
+// app that uses the same bytes.
+type Module struct {
+	// Path is the file the module was first compiled from.
+	Path string
+	// Hash is the hex sha256 of the module bytes.
+	Hash string
+	// Kind is Reactor or Command.
+	Kind Kind
+	// CheckPassword and GroupsForUser report the optional auth exports.
+	CheckPassword, GroupsForUser bool
+	// MinMemory is the linear memory the module needs at start, in bytes.
+	MinMemory uint64
+
+	compiled   wazero.CompiledModule
+	initialize bool // exports _initialize
+}
+
+// Compile reads and compiles the module at path, or returns the module
+// already compiled from the same bytes. It checks the module's imports and
+// exports against the ABI so that a wrong module fails at load time, not on
+// its first request.
+func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	sum := sha256.Sum256(wasm)
+	hash := hex.EncodeToString(sum[:])
+
+	r.mu.Lock()
+	m := r.modules[hash]
+	r.mu.Unlock()
+	if m != nil {
+		return m, nil
+	}
+	compiled, err := r.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: compile %s: %w", path, err)
+	}
+	m, err = inspect(path, hash, compiled)
+	if err != nil {
+		compiled.Close(ctx)
+		return nil, err
+	}
+	r.mu.Lock()
+	if prev := r.modules[hash]; prev != nil { // compiled concurrently
+		r.mu.Unlock()
+		compiled.Close(ctx)
+		return prev, nil
+	}
+	r.modules[hash] = m
+	r.mu.Unlock()
+	return m, nil
+}
+
+// inspect checks a compiled module against the ABI.
+func inspect(path, hash string, c wazero.CompiledModule) (*Module, error) {
+	m := &Module{Path: path, Hash: hash, compiled: c}
+	var problems []error
+	for _, f := range c.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		switch mod {
+		case abi.ModuleName:
+			want, ok := hostSignatures[name]
+			if !ok {
+				problems = append(problems, fmt.Errorf("imports unknown function %s.%s", mod, name))
+			} else if !sameSignature(f, want) {
+				problems = append(problems, fmt.Errorf("imports %s.%s with signature %s, want %s", mod, name, signature(f.ParamTypes(), f.ResultTypes()), signature(want.params, want.results)))
+			}
+		case wasi_snapshot_preview1.ModuleName:
+		default:
+			problems = append(problems, fmt.Errorf("imports %s.%s: only modules %q and %q exist", mod, name, abi.ModuleName, wasi_snapshot_preview1.ModuleName))
+		}
+	}
+	exports := c.ExportedFunctions()
+	check := func(name string, results []api.ValueType) bool {
+		f, ok := exports[name]
+		if !ok {
+			return false
+		}
+		if !sameSignature(f, sig{results: results}) {
+			problems = append(problems, fmt.Errorf("exports %s with signature %s, want %s", name, signature(f.ParamTypes(), f.ResultTypes()), signature(nil, results)))
+			return false
+		}
+		return true
+	}
+	i32 := []api.ValueType{api.ValueTypeI32}
+	handle := check(abi.FuncHandle, i32)
+	m.CheckPassword = check(abi.FuncCheckPassword, i32)
+	m.GroupsForUser = check(abi.FuncGroupsForUser, i32)
+	m.initialize = check(abi.FuncInitialize, nil)
+	start := check(abi.FuncStart, nil)
+	switch {
+	case handle:
+		m.Kind = Reactor
+	case start:
+		m.Kind = Command
+	default:
+		problems = append(problems, fmt.Errorf("exports neither %s (a wasgi reactor) nor %s (a WASI command for abi = \"cgi\")", abi.FuncHandle, abi.FuncStart))
+	}
+	for _, mem := range c.ExportedMemories() {
+		m.MinMemory = uint64(mem.Min()) << 16
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("sandbox: module %s: %w", path, errors.Join(problems...))
+	}
+	return m, nil
+}
+
+type sig struct{ params, results []api.ValueType }
+
+func sameSignature(f api.FunctionDefinition, s sig) bool {
+	return equalTypes(f.ParamTypes(), s.params) && equalTypes(f.ResultTypes(), s.results)
+}
+
+func equalTypes(a, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func signature(params, results []api.ValueType) string {
+	s := "("
+	for i, p := range params {
+		if i > 0 {
+			s += ", "
+		}
+		s += api.ValueTypeName(p)
+	}
+	s += ")"
+	if len(results) > 0 {
+		s += " -> " + api.ValueTypeName(results[0])
+	}
+	return s
+}

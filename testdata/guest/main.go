@@ -1,0 +1,153 @@
+// Command guest is the host's test app: one route per behaviour the
+// integration tests need, well-behaved or hostile. Hostile routes call the
+// ABI directly with pointers and lengths outside the guest's memory.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"unsafe"
+
+	"github.com/wasgi/wasgi/abi/guest"
+)
+
+//go:wasmimport wasgi environ_read
+func environRead(buf, n uint32) int32
+
+//go:wasmimport wasgi body_read
+func bodyRead(buf, n uint32) int32
+
+//go:wasmimport wasgi start_response
+func startResponse(status, statusLen, headers, headersLen uint32) int32
+
+//go:wasmimport wasgi body_write
+func bodyWrite(buf, n uint32) int32
+
+//go:wasmimport wasgi log
+func logImport(level int32, buf, n uint32)
+
+//go:wasmimport wasgi auth_user
+func authUser(buf, n uint32) int32
+
+// bad is a pointer far outside a Go guest's memory.
+const bad = 0xFFFF_0000
+
+func ptr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
+
+var counter int
+
+func init() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		env := guest.Environ(r)
+		keys := make([]string, 0, len(env))
+		for k := range env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s=%s\n", k, env[k])
+		}
+		osenv := os.Environ()
+		sort.Strings(osenv)
+		for _, kv := range osenv {
+			fmt.Fprintf(w, "os:%s\n", kv)
+		}
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		n, err := io.Copy(w, r.Body)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "echo: %d bytes: %v\n", n, err)
+		}
+	})
+	// /stream writes a first chunk, flushes it, then waits for the client's
+	// body before finishing: the client can only send the body after it saw
+	// the first chunk, so the test deadlocks unless Flush works.
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "then %s\n", b)
+	})
+	mux.HandleFunc("/counter", func(w http.ResponseWriter, r *http.Request) {
+		counter++
+		fmt.Fprintf(w, "%d", counter)
+	})
+	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) {
+		panic("boom")
+	})
+	mux.HandleFunc("/spin", func(w http.ResponseWriter, r *http.Request) {
+		for {
+			counter++
+		}
+	})
+	mux.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
+		var keep [][]byte
+		for {
+			keep = append(keep, make([]byte, 1<<20))
+		}
+	})
+	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
+		os.Exit(3)
+	})
+	mux.HandleFunc("/noresponse", func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler) // the SDK returns non-zero, nothing sent
+	})
+	mux.HandleFunc("/midpanic", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		panic("after the headers")
+	})
+	mux.HandleFunc("/log", func(w http.ResponseWriter, r *http.Request) {
+		guest.Log(2, "hello from the guest log")
+		fmt.Fprintln(os.Stderr, "hello from stderr")
+		io.WriteString(w, "logged")
+	})
+	mux.HandleFunc("/file", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(r.URL.Query().Get("name"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Write(b)
+	})
+	mux.HandleFunc("/abi/", func(w http.ResponseWriter, r *http.Request) {
+		hostile(w, strings.TrimPrefix(r.URL.Path, "/abi/"))
+	})
+	guest.Serve(mux)
+}
+
+// hostile calls one ABI import with arguments a well-behaved guest never
+// passes: out-of-bounds pointers must trap, and the host answers 500.
+func hostile(w http.ResponseWriter, name string) {
+	buf := make([]byte, 16)
+	st := []byte("200 OK")
+	switch name {
+	case "environ_read":
+		environRead(bad, 16)
+	case "environ_read_len":
+		environRead(ptr(buf), 0xFFFF_FFF0) // length runs off the end of memory
+	case "body_read":
+		bodyRead(bad, 16)
+	case "start_response_status":
+		startResponse(bad, 6, ptr(buf), 0)
+	case "start_response_headers":
+		startResponse(ptr(st), uint32(len(st)), bad, 100)
+	case "body_write":
+		bodyWrite(bad, 10)
+	case "log":
+		logImport(1, bad, 10)
+	case "auth_user":
+		authUser(bad, 10)
+	}
+	io.WriteString(w, "survived "+name)
+}
+
+func main() {}
