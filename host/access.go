@@ -83,9 +83,9 @@ func (c *combinedLog) log(r *http.Request, q *request, _ *site, _ *route, w *log
 		b = strconv.AppendInt(b, w.bytes, 10)
 	}
 	b = append(b, " \""...)
-	b = appendQuotedSafe(b, r.Referer(), true)
+	b = appendOrDash(b, r.Referer())
 	b = append(b, "\" \""...)
-	b = appendQuotedSafe(b, r.UserAgent(), true)
+	b = appendOrDash(b, r.UserAgent())
 	b = append(b, "\"\n"...)
 	c.w.Write(b)
 	c.buf = b
@@ -109,4 +109,11 @@ func appendQuotedSafe(b []byte, s string, quoteOK bool) []byte {
 		}
 	}
 	return b
+}
+
+func appendOrDash(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	return appendQuotedSafe(b, s, true)
 }

@@ -228,6 +228,10 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	deadline := time.Now().Add(cfg.QueueTimeout + cfg.RequestTimeout)
 	rc.SetReadDeadline(deadline)
 	rc.SetWriteDeadline(deadline)
+	// WSGI apps may answer while they read the body (streaming, uploads
+	// with progress): without this, net/http would consume the whole body
+	// before the first response byte leaves.
+	rc.EnableFullDuplex()
 	defer rc.SetWriteDeadline(time.Time{}) // the next request on this connection starts afresh
 
 	if _, port, err := net.SplitHostPort(localAddr(r)); err == nil {

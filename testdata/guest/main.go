@@ -42,22 +42,7 @@ var counter int
 
 func init() {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
-		env := guest.Environ(r)
-		keys := make([]string, 0, len(env))
-		for k := range env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s=%s\n", k, env[k])
-		}
-		osenv := os.Environ()
-		sort.Strings(osenv)
-		for _, kv := range osenv {
-			fmt.Fprintf(w, "os:%s\n", kv)
-		}
-	})
+	mux.HandleFunc("/", env) // any other path: the environ
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		n, err := io.Copy(w, r.Body)
@@ -121,7 +106,25 @@ func init() {
 	mux.HandleFunc("/abi/", func(w http.ResponseWriter, r *http.Request) {
 		hostile(w, strings.TrimPrefix(r.URL.Path, "/abi/"))
 	})
-	guest.Serve(mux)
+	// Route on PATH_INFO, so the app works at any mount.
+	guest.Serve(guest.StripScriptName(mux))
+}
+
+func env(w http.ResponseWriter, r *http.Request) {
+	env := guest.Environ(r)
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s=%s\n", k, env[k])
+	}
+	osenv := os.Environ()
+	sort.Strings(osenv)
+	for _, kv := range osenv {
+		fmt.Fprintf(w, "os:%s\n", kv)
+	}
 }
 
 // hostile calls one ABI import with arguments a well-behaved guest never

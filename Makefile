@@ -1,0 +1,39 @@
+# wasgi: `make run` builds the example apps and serves them; `make test`
+# runs every test. Only Go is needed.
+GO ?= go
+WASM = GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
+
+.PHONY: run examples test race vet bench fuzz build clean
+
+build:
+	$(GO) build -o wasgi ./cmd/wasgi
+
+examples:
+	$(WASM) -o examples/build/hello.wasm ./examples/hello
+	$(WASM) -o examples/build/two-sites.wasm ./examples/two-sites/app
+	$(WASM) -o examples/build/subpath.wasm ./examples/subpath
+
+run: examples
+	$(GO) run ./cmd/wasgi serve -c examples/wasgi.toml
+
+test:
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./examples/... ./testdata/...
+
+race:
+	$(GO) test -race ./sandbox/... ./host/...
+
+bench:
+	$(GO) test -run=NONE -bench=. -benchmem ./sandbox/... ./host/...
+	bash bench/run.sh
+
+fuzz:
+	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=60s ./sites
+	$(GO) test -run=NONE -fuzz=FuzzStartResponse -fuzztime=60s ./sandbox
+	$(GO) test -run=NONE -fuzz=FuzzEnviron -fuzztime=60s ./abi
+
+clean:
+	rm -rf examples/build wasgi

@@ -1,0 +1,228 @@
+// Package sites loads the wasgi configuration: the TOML file that declares
+// the server, the daemon groups and the sites with their apps, aliases,
+// directories and locations.
+//
+// Loading follows one lifecycle: TOML → plain structs → defaults → validate →
+// resolved, frozen value. Relative paths are made absolute (a site's paths
+// against its root, everything else against the config file's folder),
+// sizes and durations are parsed, every app gets a group (a private one when
+// it names none), and conflicts such as two sites claiming one host or an
+// alias shadowing an app mount are load-time errors.
+//
+// Every problem found is reported, not only the first: [Load] and [Parse]
+// return an [Errors] value whose entries carry the file, line, column and the
+// dotted TOML key, in the form "wasgi.toml:12:3: site.app.mount: ...".
+//
+// A [Config] returned without error is complete and never changes afterwards;
+// callers may share it between goroutines.
+//
+// This package imports nothing else of the project: the host translates a
+// Config into the sandbox's own option types.
+package sites
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// Config is a loaded, validated configuration file.
+type Config struct {
+	// File is the absolute path of the config file ("" when parsed from
+	// bytes without a file name).
+	File string
+	// Server holds the [server] table with defaults applied.
+	Server Server
+	// Groups holds every group by name: the [groups.NAME] tables and the
+	// private groups made for apps that name no group.
+	Groups map[string]*Group
+	// Sites lists the [[site]] tables in file order.
+	Sites []*Site
+}
+
+// Server is the [server] table: listeners and process-wide settings.
+type Server struct {
+	// Listen lists the addresses (host:port) to serve HTTP on;
+	// default ["127.0.0.1:8080"].
+	Listen []string
+	// TLS is nil when the server speaks plain HTTP.
+	TLS *TLS
+	// Admin is the host:port of the admin endpoints (/healthz, /readyz,
+	// /metrics); "" means off.
+	Admin string
+	// CacheDir is the absolute path of the on-disk compilation cache;
+	// default "<config dir>/.wasgi-cache".
+	CacheDir string
+	// ReadHeaderTimeout bounds reading a request's headers; default 10s.
+	ReadHeaderTimeout time.Duration
+	// MaxBody is the largest request body in bytes; default 10 MiB.
+	MaxBody int64
+	// ShutdownTimeout bounds draining in-flight requests; default 30s.
+	ShutdownTimeout time.Duration
+	// LogFormat is "json" (default) or "console".
+	LogFormat string
+	// AccessLog is "combined" (default), "json" or "off".
+	AccessLog string
+}
+
+// TLS names the certificate and key files, both absolute paths.
+type TLS struct {
+	// Cert is the PEM certificate chain.
+	Cert string
+	// Key is the PEM private key.
+	Key string
+}
+
+// Group is a daemon group, like mod_wsgi's WSGIDaemonProcess: the pool
+// settings shared by the apps that name it.
+type Group struct {
+	// Name is the key of the group in Config.Groups.
+	Name string
+	// Private is true for a group made for one app that named no group;
+	// Name is then "<site>/<app>".
+	Private bool
+	// Instances is the most instances alive at once; default 4, >= 1.
+	Instances int
+	// MinInstances is how many instances are kept warm; default 0,
+	// at most Instances.
+	MinInstances int
+	// MaxRequests recycles an instance after that many requests;
+	// 0 (default) never recycles.
+	MaxRequests int
+	// RequestTimeout stops a request running longer; default 60s.
+	RequestTimeout time.Duration
+	// QueueTimeout bounds waiting for a free instance; default 10s.
+	QueueTimeout time.Duration
+	// IdleTimeout drops instances idle that long; default 5m.
+	IdleTimeout time.Duration
+	// MemoryLimit caps an instance's linear memory in bytes; default
+	// 256 MiB, at least 64 KiB, always a multiple of the 64 KiB wasm page.
+	MemoryLimit int64
+}
+
+// Site is one [[site]] table: a virtual host with its apps and static files.
+type Site struct {
+	// Name identifies the site in logs and group names.
+	Name string
+	// Hosts are the lower-cased host names the site answers: exact names,
+	// "*.example.com" wildcards and "*" for the default site.
+	Hosts []string
+	// Root is the absolute folder the site's relative paths resolve
+	// against; default the config file's folder.
+	Root string
+	// Apps lists the [[site.app]] tables in file order.
+	Apps []*App
+	// Aliases lists the [[site.alias]] tables in file order.
+	Aliases []*Alias
+	// Directories lists the [[site.directory]] tables in file order.
+	Directories []*Directory
+	// Locations lists the [[site.location]] tables in file order.
+	Locations []*Location
+}
+
+// App is one [[site.app]] table: a WebAssembly module mounted at a URL
+// prefix, like WSGIScriptAlias.
+type App struct {
+	// Name identifies the app within its site.
+	Name string
+	// Mount is the URL prefix that becomes SCRIPT_NAME. It starts with "/"
+	// and has no trailing slash, except for the root "/" itself.
+	Mount string
+	// Module is the absolute path of the .wasm file.
+	Module string
+	// Group is the key of the app's group in Config.Groups.
+	Group string
+	// ABI is "wasgi" (default) or "cgi".
+	ABI string
+	// Env holds the app's own environment; never nil.
+	Env map[string]string
+	// Dirs are the WASI preopens.
+	Dirs []Dir
+}
+
+// Dir is one WASI preopen of an app.
+type Dir struct {
+	// Guest is the absolute, clean path the guest sees.
+	Guest string
+	// Host is the absolute path of the host folder.
+	Host string
+	// ReadOnly is true for mode "ro" (the default), false for "rw".
+	ReadOnly bool
+}
+
+// Alias is one [[site.alias]] table: a URL served from the file system,
+// like Apache's Alias.
+type Alias struct {
+	// URL is the URL prefix (ending in "/") or the exact URL of one file.
+	URL string
+	// Path is the absolute path of the folder or file.
+	Path string
+	// File is true when URL does not end in "/": the alias serves one file.
+	File bool
+}
+
+// Directory is one [[site.directory]] table: access rules for a file-system
+// path, like Apache's <Directory>.
+type Directory struct {
+	// Path is the absolute path of the folder.
+	Path string
+	// Require lists the rules; any one admits.
+	Require []Rule
+	// Options enables symlink following and listings.
+	Options Options
+	// Auth names the app of the same site that checks passwords; "" = none.
+	Auth string
+	// Realm is the Basic auth realm; defaults to the site name when Auth
+	// is set.
+	Realm string
+}
+
+// Location is one [[site.location]] table: access rules for a URL prefix,
+// like Apache's <Location>.
+type Location struct {
+	// URL is the URL prefix.
+	URL string
+	// Require lists the rules; any one admits.
+	Require []Rule
+	// Options enables symlink following and listings.
+	Options Options
+	// Auth names the app of the same site that checks passwords; "" = none.
+	Auth string
+	// Realm is the Basic auth realm; defaults to the site name when Auth
+	// is set.
+	Realm string
+	// PassAuthorization passes the Authorization header on to the app,
+	// like WSGIPassAuthorization; default false.
+	PassAuthorization bool
+}
+
+// Options are the "options" of a directory or location.
+type Options struct {
+	// FollowSymLinks allows symlinks that leave an alias root.
+	FollowSymLinks bool
+	// Indexes allows directory listings.
+	Indexes bool
+}
+
+// Load reads and validates the config file at path. On failure the error is
+// an [Errors] value listing every problem found.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, Errors{{File: path, Msg: "cannot read config: " + err.Error()}}
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and validates a config from data. File names the config in
+// error messages, and its folder is the base of relative paths ("" means the
+// current directory). On failure the error is an [Errors] value listing every
+// problem found.
+func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data)
+}
