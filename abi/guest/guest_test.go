@@ -1,0 +1,193 @@
+package guest
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/wasgi/wasgi/abi"
+)
+
+// fakeHost records what the SDK sends through the ABI.
+type fakeHost struct {
+	env      []byte
+	body     *strings.Reader
+	status   string
+	headers  string
+	starts   int
+	writes   [][]byte
+	flushes  int
+	startErr int32
+}
+
+func newFakeHost(kv ...string) *fakeHost {
+	var env []byte
+	for i := 0; i < len(kv); i += 2 {
+		env, _ = abi.AppendEnviron(env, kv[i], kv[i+1])
+	}
+	return &fakeHost{env: env, body: strings.NewReader("")}
+}
+
+func (f *fakeHost) environ() ([]byte, error) { return f.env, nil }
+func (f *fakeHost) bodyRead(p []byte) int32 {
+	n, _ := f.body.Read(p)
+	return int32(n)
+}
+func (f *fakeHost) startResponse(status string, headers []byte) int32 {
+	f.starts++
+	if f.startErr != 0 {
+		return f.startErr
+	}
+	f.status, f.headers = status, string(headers)
+	return 0
+}
+func (f *fakeHost) bodyWrite(p []byte) int32 {
+	if len(p) == 0 {
+		f.flushes++
+		return 0
+	}
+	f.writes = append(f.writes, bytes.Clone(p))
+	return int32(len(p))
+}
+func (f *fakeHost) body_() string { return string(bytes.Join(f.writes, nil)) }
+
+var baseEnv = []string{
+	"REQUEST_METHOD", "POST", "SCRIPT_NAME", "/app", "PATH_INFO", "/x y/é", "QUERY_STRING", "a=1&b=%20",
+	"REQUEST_URI", "/app/x%20y/%C3%A9?a=1&b=%20", "SERVER_PROTOCOL", "HTTP/1.1", "HTTP_HOST", "example.com",
+	"HTTP_X_MULTI_WORD", "v", "CONTENT_TYPE", "text/plain", "CONTENT_LENGTH", "5",
+	"REMOTE_ADDR", "::1", "REMOTE_PORT", "4000", "wsgi.url_scheme", "https",
+}
+
+func TestRequestFromEnviron(t *testing.T) {
+	f := newFakeHost(baseEnv...)
+	f.body = strings.NewReader("hello")
+	var got *http.Request
+	var body string
+	code := serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+	}))
+	if code != 0 {
+		t.Fatalf("serve = %d", code)
+	}
+	checks := map[string][2]string{
+		"method":      {got.Method, "POST"},
+		"path":        {got.URL.Path, "/app/x y/é"},
+		"raw path":    {got.URL.EscapedPath(), "/app/x%20y/%C3%A9"},
+		"query":       {got.URL.RawQuery, "a=1&b=%20"},
+		"host":        {got.Host, "example.com"},
+		"header":      {got.Header.Get("X-Multi-Word"), "v"},
+		"ctype":       {got.Header.Get("Content-Type"), "text/plain"},
+		"remote":      {got.RemoteAddr, "[::1]:4000"},
+		"scheme":      {got.URL.Scheme, "https"},
+		"body":        {body, "hello"},
+		"script name": {ScriptName(got), "/app"},
+		"path info":   {PathInfo(got), "/x y/é"},
+		"request uri": {got.RequestURI, "/app/x%20y/%C3%A9?a=1&b=%20"},
+	}
+	for name, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %q, want %q", name, c[0], c[1])
+		}
+	}
+	if got.ContentLength != 5 || got.ProtoMajor != 1 || got.ProtoMinor != 1 {
+		t.Errorf("ContentLength %d proto %d.%d", got.ContentLength, got.ProtoMajor, got.ProtoMinor)
+	}
+}
+
+func TestSmallResponseGetsContentLength(t *testing.T) {
+	f := newFakeHost(baseEnv...)
+	serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html>hi</html>")
+	}))
+	if f.status != "200 OK" || f.starts != 1 || f.body_() != "<html>hi</html>" {
+		t.Fatalf("status %q starts %d body %q", f.status, f.starts, f.body_())
+	}
+	for _, h := range []string{"Content-Length: 15\r\n", "Content-Type: text/html; charset=utf-8\r\n"} {
+		if !strings.Contains(f.headers, h) {
+			t.Errorf("headers %q lack %q", f.headers, h)
+		}
+	}
+}
+
+func TestLargeResponseStreams(t *testing.T) {
+	f := newFakeHost(baseEnv...)
+	big := strings.Repeat("x", 3*bufSize+10)
+	serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, big)
+	}))
+	if f.status != "201 Created" || strings.Contains(f.headers, "Content-Length") || f.body_() != big {
+		t.Fatalf("status %q headers %q %d writes", f.status, f.headers, len(f.writes))
+	}
+}
+
+func TestFlush(t *testing.T) {
+	f := newFakeHost(baseEnv...)
+	serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "a")
+		w.(http.Flusher).Flush()
+		if f.starts != 1 || f.body_() != "a" || f.flushes != 1 {
+			t.Errorf("after Flush: starts %d body %q flushes %d", f.starts, f.body_(), f.flushes)
+		}
+		io.WriteString(w, "b")
+	}))
+	if f.body_() != "ab" {
+		t.Fatalf("body %q", f.body_())
+	}
+}
+
+func TestPanicBeforeResponse(t *testing.T) {
+	f := newFakeHost(baseEnv...)
+	code := serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	if code == 0 || f.starts != 0 {
+		t.Fatalf("code %d starts %d: the host must answer 500 itself", code, f.starts)
+	}
+}
+
+func TestHeaderInjectionSanitised(t *testing.T) {
+	f := newFakeHost(baseEnv...)
+	serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Evil", "a\r\nSet-Cookie: x=1")
+		w.WriteHeader(204)
+	}))
+	if strings.Contains(f.headers, "\r\nSet-Cookie") || f.status != "204 No Content" || strings.Contains(f.headers, "Content-Length") {
+		t.Fatalf("status %q headers %q", f.status, f.headers)
+	}
+}
+
+func TestStartResponseRefused(t *testing.T) {
+	f := newFakeHost(baseEnv...)
+	f.startErr = abi.ErrInvalidHeader
+	code := serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }))
+	if code == 0 || len(f.writes) != 0 {
+		t.Fatalf("code %d writes %d", code, len(f.writes))
+	}
+}
+
+func TestStripScriptName(t *testing.T) {
+	f := newFakeHost(append(baseEnv[:0:0], "REQUEST_METHOD", "GET", "SCRIPT_NAME", "/app", "PATH_INFO", "", "QUERY_STRING", "q=1")...)
+	serve(f, StripScriptName(http.NotFoundHandler()))
+	if f.status != "301 Moved Permanently" || !strings.Contains(f.headers, "Location: /app/?q=1\r\n") {
+		t.Fatalf("status %q headers %q", f.status, f.headers)
+	}
+	f = newFakeHost(baseEnv...)
+	var path string
+	serve(f, StripScriptName(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { path = r.URL.Path })))
+	if path != "/x y/é" {
+		t.Fatalf("path %q", path)
+	}
+}
+
+func TestBadEnviron(t *testing.T) {
+	f := &fakeHost{env: []byte("garbage"), body: strings.NewReader("")}
+	if code := serve(f, http.NotFoundHandler()); code == 0 {
+		t.Fatal("malformed environ accepted")
+	}
+	if code := serve(newFakeHost(baseEnv...), nil); code == 0 {
+		t.Fatal("nil handler accepted")
+	}
+}
