@@ -13,8 +13,8 @@ examples:
 	$(WASM) -o examples/build/two-sites.wasm ./examples/two-sites/app
 	$(WASM) -o examples/build/subpath.wasm ./examples/subpath
 
-run: examples
-	$(GO) run ./cmd/wasgi serve -c examples/wasgi.toml
+run:
+	$(GO) run ./examples/run
 
 test:
 	$(GO) test ./...
