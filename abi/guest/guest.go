@@ -114,6 +114,7 @@ func serve(t transport, h http.Handler) (code int32) {
 	if err := w.finish(); err != nil {
 		return 1
 	}
+	w.recycle()
 	return 0
 }
 
@@ -231,11 +232,27 @@ type responseWriter struct {
 	hdr     []byte
 }
 
+// spare is the previous request's writer: an instance serves one request
+// at a time, so its 32 KiB buffer is reused instead of allocated (and
+// zeroed, and collected) per request.
+var spare *responseWriter
+
 func newResponseWriter(t transport) *responseWriter {
-	w := &responseWriter{t: t, header: make(http.Header)}
-	w.buf = bufio.NewWriterSize(hostWriter{w}, bufSize)
+	w := spare
+	spare = nil
+	if w == nil {
+		w = &responseWriter{}
+		w.buf = bufio.NewWriterSize(hostWriter{w}, bufSize)
+	}
+	buf, hdr := w.buf, w.hdr
+	*w = responseWriter{t: t, header: make(http.Header), buf: buf, hdr: hdr[:0]}
+	buf.Reset(hostWriter{w})
 	return w
 }
+
+// recycle offers w for the next request, unless the handler may still hold
+// it (a goroutine it started): only after a clean finish.
+func (w *responseWriter) recycle() { spare = w }
 
 func (w *responseWriter) Header() http.Header { return w.header }
 

@@ -1,0 +1,103 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/internal/testwasm"
+	"github.com/wasgi/wasgi/sites"
+)
+
+// BenchmarkServeHello is one request through the whole host, in process:
+// router, environ, pool, the guest's net/http handler, response. Compare
+// with BenchmarkNativeHello, the same handler without a sandbox.
+func BenchmarkServeHello(b *testing.B) {
+	dir := b.TempDir()
+	cfgText := strings.NewReplacer("{hello}", testwasm.Build(b, "examples/hello"), "{cache}", testwasm.CacheDir(b)).Replace(`
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+[[site]]
+name = "hello"
+hosts = ["*"]
+  [[site.app]]
+  name = "hello"
+  mount = "/"
+  module = "{hello}"
+`)
+	cfg, err := sites.Parse(dir+"/wasgi.toml", []byte(cfgText))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := New(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Shutdown(context.Background())
+	req := httptest.NewRequest("GET", "http://bench.test/hello/world", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+}
+
+// BenchmarkNativeHello is examples/hello's handler run natively.
+func BenchmarkNativeHello(b *testing.B) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Hello from wasgi! You asked for %s\n", r.URL.Path)
+	})
+	req := httptest.NewRequest("GET", "http://bench.test/hello/world", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		hello.ServeHTTP(w, req)
+		io.Discard.Write(w.Body.Bytes())
+	}
+}
+
+// BenchmarkEnviron is building one request's environ.
+func BenchmarkEnviron(b *testing.B) {
+	req := httptest.NewRequest("GET", "http://bench.test/mysite/a/b?x=1", nil)
+	req.Header.Set("User-Agent", "bench")
+	req.Header.Set("Accept", "*/*")
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("Cookie", "a=1")
+	a := &app{site: "s", name: "a", env: []byte("DJANGO_SETTINGS_MODULE=mysite.settings\x00")}
+	q := &request{id: "abc", scriptName: "/mysite", pathInfo: "/a/b", serverPort: "8080"}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendEnviron(buf[:0], req, q, a)
+	}
+}
+
+// BenchmarkRouter1000Sites is the virtual host and route lookup with 1,000
+// sites of 3 routes each.
+func BenchmarkRouter1000Sites(b *testing.B) {
+	v := vhosts{exact: map[string]*site{}}
+	for i := range 1000 {
+		s := &site{name: fmt.Sprint("s", i), routes: []*route{{prefix: "/static/"}, {prefix: "/mysite"}, {prefix: "/"}}}
+		sortRoutes(s.routes)
+		v.add(fmt.Sprintf("site%d.example.com", i), s)
+		v.add(fmt.Sprintf("*.site%d.example.org", i), s)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		s := v.lookup(fmt.Sprintf("site%d.example.com:8080", i%1000))
+		if s == nil || s.lookup("/mysite/page") == nil {
+			b.Fatal("no route")
+		}
+	}
+}
