@@ -16,7 +16,7 @@ go build -o out/load ./load
 
 out/wasgi serve -c bench.toml 2>out/wasgi.log &
 WASGI=$!
-out/native -addr 127.0.0.1:8091 &
+env -i out/native -addr 127.0.0.1:8091 &
 NATIVE=$!
 trap 'kill $WASGI $NATIVE 2>/dev/null; wait 2>/dev/null' EXIT
 for _ in $(seq 1 100); do

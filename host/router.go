@@ -33,7 +33,7 @@ func (v *vhosts) add(host string, s *site) {
 		v.wild = append(v.wild, wildcard{suffix: host[1:], site: s})
 		sort.SliceStable(v.wild, func(i, j int) bool { return len(v.wild[i].suffix) > len(v.wild[j].suffix) })
 	default:
-		v.exact[host] = s
+		v.exact[hostName(host)] = s
 	}
 }
 

@@ -18,18 +18,21 @@ import (
 // them. A reload builds a new state beside the old one and swaps it in; the
 // old state closes when its last in-flight request ends.
 type state struct {
-	cfg    *sites.Config
-	vhosts vhosts
-	groups map[string]*sandbox.Group
-	apps   []*app
+	cfg     *sites.Config
+	vhosts  vhosts
+	groups  map[string]*sandbox.Group
+	apps    []*app
+	aliases []*alias
 
 	refs      atomic.Int64 // 1 for being current + 1 per request in flight
 	closeOnce sync.Once
 }
 
 type site struct {
-	name   string
-	routes []*route
+	name        string
+	routes      []*route
+	locations   []*accessRule // longest prefix first
+	directories []*accessRule // longest path first
 }
 
 // app is an app mount: its pool and what its requests need ready-made.
@@ -39,12 +42,6 @@ type app struct {
 	pool       *sandbox.Pool
 	env        []byte // the app's env, pre-encoded
 	log        zerolog.Logger
-}
-
-// alias is a static alias (see static.go).
-type alias struct {
-	url, path string
-	file      bool
 }
 
 // build compiles modules and creates groups and pools for cfg. On error
@@ -81,8 +78,15 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 			st.routes = append(st.routes, &route{prefix: ac.Mount, app: a})
 		}
 		for _, al := range sc.Aliases {
-			st.routes = append(st.routes, &route{prefix: al.URL, exact: al.File, alias: &alias{url: al.URL, path: al.Path, file: al.File}})
+			a, err := openAlias(al.URL, al.Path, al.File)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("site %s: %w", sc.Name, err))
+				continue
+			}
+			s.aliases = append(s.aliases, a)
+			st.routes = append(st.routes, &route{prefix: al.URL, exact: al.File, alias: a})
 		}
+		st.locations, st.directories = newAccessRules(sc.Locations, sc.Directories)
 		sortRoutes(st.routes)
 		for _, h := range sc.Hosts {
 			s.vhosts.add(h, st)
@@ -160,6 +164,9 @@ func (s *state) close(ctx context.Context) {
 	s.closeOnce.Do(func() {
 		for _, g := range s.groups {
 			g.Close(ctx)
+		}
+		for _, a := range s.aliases {
+			a.root.Close()
 		}
 	})
 }

@@ -1,10 +1,250 @@
 package host
 
 import (
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"io/fs"
+	"mime"
 	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wasgi/wasgi/sites"
 )
 
-// serveAlias serves a static alias. (Static files land with issue #3.)
-func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, a *alias, p string) {
-	h.fail(w, r, q, http.StatusNotFound, nil)
+// alias is a static alias: a folder (url ends in "/") or a single file.
+type alias struct {
+	url  string
+	path string   // absolute folder, or the file itself
+	root *os.Root // the folder, or the file's folder: nothing above it is reachable
+	file bool
+}
+
+func openAlias(url, p string, file bool) (*alias, error) {
+	dir := p
+	if file {
+		dir = filepath.Dir(p)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("alias %s: %w", url, err)
+	}
+	return &alias{url: url, path: p, root: root, file: file}, nil
+}
+
+// resolve maps a cleaned URL path under the alias to the name to open in
+// a.root (slash-separated, never absolute, never climbing with "..") and
+// the file's path for directory rules. It refuses backslashes and invalid
+// UTF-8, which no file of a web site should need.
+func (a *alias) resolve(p string) (rel, fsPath string, ok bool) {
+	if a.file {
+		return filepath.Base(a.path), a.path, p == a.url
+	}
+	rel, ok = strings.CutPrefix(p, a.url)
+	if !ok || strings.IndexByte(rel, '\\') >= 0 || strings.IndexByte(rel, 0) >= 0 || !utf8.ValidString(rel) {
+		return "", "", false
+	}
+	dirOnly := strings.HasSuffix(rel, "/")
+	rel = path.Clean("/" + rel)[1:]
+	if rel == "" {
+		rel = "."
+	} else if dirOnly {
+		rel += "/" // "file.txt/" must not open file.txt
+	}
+	return rel, filepath.Join(a.path, filepath.FromSlash(rel)), true
+}
+
+// serveAlias serves a static file under an alias. p is the cleaned URL
+// path; loc is the location rule that already admitted the request, if any.
+//
+// Files are opened through an os.Root: "..", absolute symlinks and symlinks
+// that climb out of the alias folder fail to open, so no byte outside it is
+// ever served, unless the directory rule has FollowSymLinks.
+func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, st *site, a *alias, p string, loc *accessRule) {
+	if !a.file && p+"/" == a.url {
+		redirectSlash(w, r)
+		return
+	}
+	rel, fsPath, ok := a.resolve(p)
+	if !ok {
+		h.fail(w, r, q, http.StatusBadRequest, nil)
+		return
+	}
+	dir := st.directory(fsPath)
+	if loc == nil {
+		if dir == nil {
+			h.fail(w, r, q, http.StatusForbidden, nil) // no rule grants it
+			return
+		}
+		if !h.admit(w, r, q, dir) {
+			return
+		}
+	}
+	var opts sites.Options
+	if dir != nil {
+		opts = dir.opts
+	}
+	open := func(name string) (*os.File, error) {
+		if opts.FollowSymLinks {
+			return os.Open(filepath.Join(a.root.Name(), filepath.FromSlash(name)))
+		}
+		return a.root.Open(name)
+	}
+	f, err := open(rel)
+	if err != nil {
+		h.fail(w, r, q, fsStatus(err), nil)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		h.fail(w, r, q, fsStatus(err), nil)
+		return
+	}
+	if fi.IsDir() {
+		if !strings.HasSuffix(r.URL.Path, "/") {
+			redirectSlash(w, r)
+			return
+		}
+		if idx, err := open(path.Join(rel, "index.html")); err == nil {
+			defer idx.Close()
+			if ifi, err := idx.Stat(); err == nil && ifi.Mode().IsRegular() {
+				serveFile(w, r, idx, ifi, "index.html", "")
+				return
+			}
+		}
+		if !opts.Indexes {
+			h.fail(w, r, q, http.StatusForbidden, nil)
+			return
+		}
+		listDir(w, r, f, p)
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		h.fail(w, r, q, http.StatusForbidden, nil)
+		return
+	}
+	// A precompressed sibling (app.js.br, app.js.gz) when the client takes it.
+	for _, enc := range []struct{ name, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+		if !acceptsEncoding(r, enc.name) {
+			continue
+		}
+		cf, err := open(rel + enc.ext)
+		if err != nil {
+			continue
+		}
+		defer cf.Close()
+		if cfi, err := cf.Stat(); err == nil && cfi.Mode().IsRegular() {
+			serveFile(w, r, cf, cfi, fi.Name(), enc.name)
+			return
+		}
+	}
+	serveFile(w, r, f, fi, fi.Name(), "")
+}
+
+// serveFile answers with http.ServeContent, which does Range (single and
+// multipart, 206/416), If-None-Match/If-Modified-Since (304),
+// If-Match/If-Unmodified-Since (412), HEAD, Content-Length and
+// Content-Type by extension with sniffing as the fallback; and, from an
+// *os.File, sendfile. name gives the Content-Type; encoding, when set,
+// marks f as a precompressed variant of the file name.
+func serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, name, encoding string) {
+	hd := w.Header()
+	etag := fmt.Sprintf(`"%x-%x`, fi.ModTime().UnixNano(), fi.Size())
+	if encoding != "" {
+		hd.Set("Content-Encoding", encoding)
+		etag += "-" + encoding
+		if ct := mime.TypeByExtension(filepath.Ext(name)); ct != "" {
+			hd.Set("Content-Type", ct)
+		} else {
+			hd.Set("Content-Type", "application/octet-stream")
+		}
+	}
+	hd.Set("ETag", etag+`"`)
+	if encoding != "" {
+		hd.Add("Vary", "Accept-Encoding")
+	}
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// acceptsEncoding reports whether Accept-Encoding lists enc with a
+// non-zero q.
+func acceptsEncoding(r *http.Request, enc string) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if !strings.EqualFold(strings.TrimSpace(name), enc) {
+				continue
+			}
+			params = strings.ReplaceAll(params, " ", "")
+			return params != "q=0" && params != "q=0.0" && params != "q=0.00" && params != "q=0.000"
+		}
+	}
+	return false
+}
+
+func redirectSlash(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.EscapedPath() + "/"
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, target, http.StatusMovedPermanently)
+}
+
+// fsStatus maps an open error to a status: missing is 404, anything else
+// (permissions, a symlink out of the root) is 403.
+func fsStatus(err error) int {
+	if errors.Is(err, fs.ErrNotExist) {
+		return http.StatusNotFound
+	}
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
+		return http.StatusNotFound
+	}
+	return http.StatusForbidden
+}
+
+// listDir writes an HTML index of a folder (only with Indexes). Names are
+// HTML-escaped for the text and percent-escaped for the links, so any
+// UTF-8 name lists and links correctly.
+func listDir(w http.ResponseWriter, r *http.Request, d *os.File, p string) {
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		http.Error(w, "cannot list", http.StatusInternalServerError)
+		return
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if r.Method == http.MethodHead {
+		return
+	}
+	title := html.EscapeString(p)
+	fmt.Fprintf(w, "<!doctype html>\n<meta charset=\"utf-8\">\n<title>Index of %s</title>\n<h1>Index of %s</h1>\n<ul>\n", title, title)
+	if p != "/" {
+		io.WriteString(w, "<li><a href=\"../\">../</a></li>\n")
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() {
+			name += "/"
+		}
+		var info string
+		if fi, err := e.Info(); err == nil && !e.IsDir() {
+			info = fmt.Sprintf(" %d bytes, %s", fi.Size(), fi.ModTime().UTC().Format(time.DateTime))
+		}
+		href := (&url.URL{Path: name}).EscapedPath()
+		if strings.Contains(name, ":") { // "a:b" would read as a URL scheme
+			href = "./" + href
+		}
+		fmt.Fprintf(w, "<li><a href=\"%s\">%s</a>%s</li>\n", html.EscapeString(href), html.EscapeString(name), info)
+	}
+	io.WriteString(w, "</ul>\n")
 }

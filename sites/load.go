@@ -809,7 +809,7 @@ func (l *loader) rules(v any, p path, hasAuth bool) []Rule {
 	list, _ := l.strList(v, p)
 	var rules []Rule
 	for i, s := range list {
-		r, err := parseRule(s)
+		r, err := ParseRule(s)
 		switch {
 		case err != nil:
 			l.errorf(p.at(i), "%v", err)

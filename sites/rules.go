@@ -79,8 +79,9 @@ func (r Rule) NeedsUser() bool {
 
 const ruleSyntax = `want "all granted", "all denied", "ip CIDR...", "valid-user", "user NAME..." or "group NAME..."`
 
-// parseRule parses one require entry.
-func parseRule(s string) (Rule, error) {
+// ParseRule parses one require entry, such as "ip 10.0.0.0/8" or
+// "group staff".
+func ParseRule(s string) (Rule, error) {
 	f := strings.Fields(s)
 	if len(f) == 0 {
 		return Rule{}, errors.New("empty rule: " + ruleSyntax)

@@ -63,16 +63,16 @@ func TestParseRule(t *testing.T) {
 		{"allow from all", ""},
 	}
 	for _, tt := range tests {
-		r, err := parseRule(tt.in)
+		r, err := ParseRule(tt.in)
 		got := ""
 		if err == nil {
 			got = r.String()
 		}
 		if got != tt.want {
-			t.Errorf("parseRule(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("ParseRule(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	r, _ := parseRule("ip 10.0.0.0/8")
+	r, _ := ParseRule("ip 10.0.0.0/8")
 	if !r.Nets[0].Contains(netip.MustParseAddr("10.9.8.7")) || r.NeedsUser() {
 		t.Errorf("rule %v", r)
 	}

@@ -1,0 +1,133 @@
+package host
+
+import (
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/wasgi/wasgi/sites"
+)
+
+// accessRule is a [[site.location]] (URL prefix) or [[site.directory]]
+// (filesystem path) block.
+//
+// # Precedence
+//
+// The most specific rule of each kind applies: the longest location
+// prefix, the longest directory path. A matching location decides access
+// (it is applied after directories, as Apache merges <Location> last); else,
+// for static files, the directory rule covering the file decides, and a
+// file that no directory rule covers is denied, as Apache 2.4 does with
+// `Require all denied` on `/`. Apps are reachable unless a location says
+// otherwise. Options (FollowSymLinks, Indexes) come from the directory rule.
+type accessRule struct {
+	prefix   string // URL prefix, or absolute directory path
+	require  []sites.Rule
+	opts     sites.Options
+	auth     string
+	realm    string
+	passAuth bool
+}
+
+// verdict is the outcome of a require list.
+type verdict int
+
+const (
+	granted verdict = iota
+	denied
+	needUser // only an authenticated user could be admitted: 401
+)
+
+// evaluate applies a require list (RequireAny: one rule admitting is
+// enough) to a client address and an authenticated user ("" if none).
+func evaluate(rules []sites.Rule, remote netip.Addr, user string, groups []string) verdict {
+	v := denied
+	for _, r := range rules {
+		switch r.Kind {
+		case sites.RuleAllGranted:
+			return granted
+		case sites.RuleIP:
+			for _, n := range r.Nets {
+				if remote.IsValid() && n.Contains(remote) {
+					return granted
+				}
+			}
+		case sites.RuleValidUser, sites.RuleUser, sites.RuleGroup:
+			if user == "" {
+				v = needUser
+				continue
+			}
+			switch {
+			case r.Kind == sites.RuleValidUser,
+				r.Kind == sites.RuleUser && slices.Contains(r.Names, user):
+				return granted
+			case r.Kind == sites.RuleGroup:
+				for _, g := range groups {
+					if slices.Contains(r.Names, g) {
+						return granted
+					}
+				}
+			}
+		}
+	}
+	return v
+}
+
+// remoteAddr is the client's address for ip rules.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// location returns the most specific location rule for a cleaned URL path.
+func (s *site) location(p string) *accessRule {
+	for _, l := range s.locations {
+		if underPrefix(p, l.prefix) {
+			return l
+		}
+	}
+	return nil
+}
+
+// directory returns the most specific directory rule covering a file.
+func (s *site) directory(fsPath string) *accessRule {
+	for _, d := range s.directories {
+		if fsPath == d.prefix || strings.HasPrefix(fsPath, d.prefix) && (strings.HasSuffix(d.prefix, string(filepath.Separator)) || fsPath[len(d.prefix)] == filepath.Separator) {
+			return d
+		}
+	}
+	return nil
+}
+
+// underPrefix matches a URL prefix on segment boundaries: "/admin/" and
+// "/admin" both cover "/admin" and "/admin/x", never "/administrator".
+func underPrefix(p, prefix string) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" {
+		return true
+	}
+	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
+}
+
+func newAccessRules(locs []*sites.Location, dirs []*sites.Directory) (l, d []*accessRule) {
+	for _, lc := range locs {
+		l = append(l, &accessRule{prefix: lc.URL, require: lc.Require, opts: lc.Options, auth: lc.Auth, realm: lc.Realm, passAuth: lc.PassAuthorization})
+	}
+	for _, dc := range dirs {
+		d = append(d, &accessRule{prefix: dc.Path, require: dc.Require, opts: dc.Options, auth: dc.Auth, realm: dc.Realm})
+	}
+	longestFirst := func(rs []*accessRule) {
+		sort.SliceStable(rs, func(i, j int) bool {
+			return len(strings.TrimSuffix(rs[i].prefix, "/")) > len(strings.TrimSuffix(rs[j].prefix, "/"))
+		})
+	}
+	longestFirst(l)
+	longestFirst(d)
+	return l, d
+}
