@@ -12,6 +12,7 @@ examples:
 	$(WASM) -o examples/build/hello.wasm ./examples/hello
 	$(WASM) -o examples/build/two-sites.wasm ./examples/two-sites/app
 	$(WASM) -o examples/build/subpath.wasm ./examples/subpath
+	$(WASM) -o examples/build/django-like.wasm ./examples/django-like/app
 
 run:
 	$(GO) run ./examples/run
@@ -34,6 +35,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=60s ./sites
 	$(GO) test -run=NONE -fuzz=FuzzStartResponse -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzEnviron -fuzztime=60s ./abi
+	$(GO) test -run=NONE -fuzz=FuzzResolve -fuzztime=60s ./host
 
 clean:
 	rm -rf examples/build wasgi

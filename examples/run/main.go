@@ -17,6 +17,7 @@ var apps = [][2]string{
 	{"./examples/hello", "hello.wasm"},
 	{"./examples/two-sites/app", "two-sites.wasm"},
 	{"./examples/subpath", "subpath.wasm"},
+	{"./examples/django-like/app", "django-like.wasm"},
 }
 
 func main() {
