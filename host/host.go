@@ -198,7 +198,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loc := st.location(p)
-	if loc != nil && !h.admit(lw, r, q, loc) {
+	if loc != nil && !h.admit(lw, r, q, s, st, loc) {
 		return
 	}
 	if rt.app != nil {
@@ -207,29 +207,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveApp(lw, r, q, rt.app, s.cfg.Server.MaxBody)
 		return
 	}
-	h.serveAlias(lw, r, q, st, rt.alias, p, loc)
-}
-
-// admit applies an access rule and answers 403 or 401 when it does not
-// let the request in.
-func (h *Host) admit(w *logWriter, r *http.Request, q *request, rule *accessRule) bool {
-	switch evaluate(rule.require, remoteAddr(r), q.remoteUser, nil) {
-	case granted:
-		return true
-	case needUser:
-		// Credentials are checked by the auth provider app (issue #4);
-		// until then a rule that needs a user admits nobody.
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+quoteRealm(rule.realm)+`", charset="UTF-8"`)
-		h.fail(w, r, q, http.StatusUnauthorized, nil)
-	default:
-		h.fail(w, r, q, http.StatusForbidden, nil)
-	}
-	return false
-}
-
-// quoteRealm escapes a realm for a quoted-string (RFC 9110 5.6.4).
-func quoteRealm(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+	h.serveAlias(lw, r, q, s, st, rt.alias, p, loc)
 }
 
 func hasEncodedSlash(p string) bool {

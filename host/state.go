@@ -24,12 +24,15 @@ type state struct {
 	apps    []*app
 	aliases []*alias
 
+	authCache *authCache // nil when [server] auth_cache is 0
+
 	refs      atomic.Int64 // 1 for being current + 1 per request in flight
 	closeOnce sync.Once
 }
 
 type site struct {
 	name        string
+	apps        map[string]*app // by name, for auth providers
 	routes      []*route
 	locations   []*accessRule // longest prefix first
 	directories []*accessRule // longest path first
@@ -48,6 +51,9 @@ type app struct {
 // everything it created is closed again.
 func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger) (_ *state, err error) {
 	s := &state{cfg: cfg, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
+	if cfg.Server.AuthCache > 0 {
+		s.authCache = newAuthCache(cfg.Server.AuthCache)
+	}
 	s.refs.Store(1)
 	defer func() {
 		if err != nil {
@@ -67,7 +73,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 	}
 	var errs []error
 	for _, sc := range cfg.Sites {
-		st := &site{name: sc.Name}
+		st := &site{name: sc.Name, apps: map[string]*app{}}
 		for _, ac := range sc.Apps {
 			a, err := newApp(ctx, rt, s, sc, ac, log)
 			if err != nil {
@@ -75,6 +81,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 				continue
 			}
 			s.apps = append(s.apps, a)
+			st.apps[ac.Name] = a
 			st.routes = append(st.routes, &route{prefix: ac.Mount, app: a})
 		}
 		for _, al := range sc.Aliases {

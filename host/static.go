@@ -69,7 +69,7 @@ func (a *alias) resolve(p string) (rel, fsPath string, ok bool) {
 // Files are opened through an os.Root: "..", absolute symlinks and symlinks
 // that climb out of the alias folder fail to open, so no byte outside it is
 // ever served, unless the directory rule has FollowSymLinks.
-func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, st *site, a *alias, p string, loc *accessRule) {
+func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, st *site, a *alias, p string, loc *accessRule) {
 	if !a.file && p+"/" == a.url {
 		redirectSlash(w, r)
 		return
@@ -85,7 +85,7 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, st *site, a
 			h.fail(w, r, q, http.StatusForbidden, nil) // no rule grants it
 			return
 		}
-		if !h.admit(w, r, q, dir) {
+		if !h.admit(w, r, q, s, st, dir) {
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/tetratelabs/wazero"
@@ -27,7 +28,11 @@ type Call struct {
 	// Log is the request's logger (site, app, request id); guest log calls
 	// go there.
 	Log zerolog.Logger
+	// User and Password are the Basic credentials handed to the auth
+	// exports (auth_user, auth_password); never visible to wasgi_handle.
+	User, Password string
 
+	groups  []string // set by auth_groups
 	phase   phase
 	status  int
 	written int64
@@ -47,8 +52,10 @@ func (c *Call) Written() int64 { return c.written }
 type phase uint8
 
 const (
-	phaseNone phase = iota // _initialize or no call at all
-	phaseHandle
+	phaseNone          phase = iota // _initialize or no call at all
+	phaseHandle                     // wasgi_handle
+	phaseCheckPassword              // wasgi_check_password
+	phaseGroups                     // wasgi_groups_for_user
 )
 
 type callKey struct{}
@@ -86,9 +93,9 @@ var (
 		abi.FuncBodyRead:      bodyRead,
 		abi.FuncStartResponse: startResponse,
 		abi.FuncBodyWrite:     bodyWrite,
-		abi.FuncAuthUser:      notAllowed,
-		abi.FuncAuthPassword:  notAllowed,
-		abi.FuncAuthGroups:    notAllowed,
+		abi.FuncAuthUser:      authUser,
+		abi.FuncAuthPassword:  authPassword,
+		abi.FuncAuthGroups:    authGroups,
 		abi.FuncLog:           logFunc,
 	}
 )
@@ -396,10 +403,59 @@ func bodyWrite(ctx context.Context, m api.Module, stack []uint64) {
 	}
 }
 
-// notAllowed backs the auth imports outside the auth exports.
-func notAllowed(ctx context.Context, m api.Module, stack []uint64) {
-	guestBytes(m, "auth", stack[0], stack[1])
-	stack[0] = api.EncodeI32(abi.ErrNotAllowed)
+// authUser backs the ABI import auth_user (abi.FuncAuthUser): the user
+// name, during wasgi_check_password and wasgi_groups_for_user only. Same
+// buffer rule as environ_read.
+func authUser(ctx context.Context, m api.Module, stack []uint64) {
+	buf := guestBytes(m, abi.FuncAuthUser, stack[0], stack[1])
+	c := callFrom(ctx)
+	if c == nil || (c.phase != phaseCheckPassword && c.phase != phaseGroups) {
+		stack[0] = api.EncodeI32(abi.ErrNotAllowed)
+		return
+	}
+	stack[0] = api.EncodeI32(copyIfFits(buf, c.User))
+}
+
+// authPassword backs the ABI import auth_password (abi.FuncAuthPassword):
+// the password, during wasgi_check_password only.
+func authPassword(ctx context.Context, m api.Module, stack []uint64) {
+	buf := guestBytes(m, abi.FuncAuthPassword, stack[0], stack[1])
+	c := callFrom(ctx)
+	if c == nil || c.phase != phaseCheckPassword {
+		stack[0] = api.EncodeI32(abi.ErrNotAllowed)
+		return
+	}
+	stack[0] = api.EncodeI32(copyIfFits(buf, c.Password))
+}
+
+// maxGroups caps what one auth_groups call may hand the host.
+const maxGroups = 1000
+
+// authGroups backs the ABI import auth_groups (abi.FuncAuthGroups): the
+// guest hands the user's groups, newline-separated, during
+// wasgi_groups_for_user only. A later call replaces an earlier one.
+func authGroups(ctx context.Context, m api.Module, stack []uint64) {
+	buf := guestBytes(m, abi.FuncAuthGroups, stack[0], stack[1])
+	c := callFrom(ctx)
+	if c == nil || c.phase != phaseGroups {
+		stack[0] = api.EncodeI32(abi.ErrNotAllowed)
+		return
+	}
+	c.groups = c.groups[:0]
+	for line := range strings.SplitSeq(string(buf), "\n") {
+		if g := strings.TrimSpace(line); g != "" && len(c.groups) < maxGroups {
+			c.groups = append(c.groups, g)
+		}
+	}
+	stack[0] = 0
+}
+
+// copyIfFits writes s into buf when it fits and returns len(s).
+func copyIfFits(buf []byte, s string) int32 {
+	if len(buf) >= len(s) {
+		copy(buf, s)
+	}
+	return int32(len(s))
 }
 
 // maxLogLen caps one guest log message.

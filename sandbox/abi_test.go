@@ -94,7 +94,9 @@ func TestOutOfBoundsTraps(t *testing.T) {
 		{"start_response status", startResponse, []uint64{0xFFFF_FFFF, 2, 0, 0}},
 		{"start_response headers", startResponse, []uint64{0, 6, page - 1, 2}},
 		{"body_write", bodyWrite, []uint64{page, 1}},
-		{"auth_user", notAllowed, []uint64{page * 2, 1}},
+		{"auth_user", authUser, []uint64{page * 2, 1}},
+		{"auth_password", authPassword, []uint64{page - 1, 2}},
+		{"auth_groups", authGroups, []uint64{page, 1}},
 		{"log", logFunc, []uint64{1, page - 1, 2}},
 	}
 	for _, tc := range cases {

@@ -278,13 +278,65 @@ func (p *Pool) Warm(ctx context.Context) error {
 
 // Serve runs one request through the app's wasgi_handle export.
 func (p *Pool) Serve(ctx context.Context, c *Call) error {
+	_, err := p.call(ctx, c, phaseHandle)
+	return err
+}
+
+// ErrNoAuthExport: the module does not export the auth function asked for.
+var ErrNoAuthExport = errors.New("sandbox: module does not export the auth function")
+
+// CheckPassword asks the app's wasgi_check_password export whether
+// c.User and c.Password are right, with c.Environ as the request environ.
+// It returns abi.AuthOK, abi.AuthDenied or abi.AuthUnknownUser; any other
+// result is an error, never a way in.
+func (p *Pool) CheckPassword(ctx context.Context, c *Call) (int32, error) {
+	if !p.m.CheckPassword {
+		return 0, ErrNoAuthExport
+	}
+	code, err := p.call(ctx, c, phaseCheckPassword)
+	if err != nil {
+		return 0, err
+	}
+	switch code {
+	case abi.AuthOK, abi.AuthDenied, abi.AuthUnknownUser:
+		return code, nil
+	}
+	return 0, &GuestError{Kind: ErrAppFailed, Code: code}
+}
+
+// GroupsForUser asks the app's wasgi_groups_for_user export for the groups
+// of c.User. A module without the export puts every user in no group.
+func (p *Pool) GroupsForUser(ctx context.Context, c *Call) ([]string, error) {
+	if !p.m.GroupsForUser {
+		return nil, nil
+	}
+	code, err := p.call(ctx, c, phaseGroups)
+	if err != nil {
+		return nil, err
+	}
+	if code != 0 {
+		return nil, &GuestError{Kind: ErrAppFailed, Code: code}
+	}
+	return c.groups, nil
+}
+
+// exports maps each phase to the guest export it calls.
+var exports = [...]string{
+	phaseHandle:        abi.FuncHandle,
+	phaseCheckPassword: abi.FuncCheckPassword,
+	phaseGroups:        abi.FuncGroupsForUser,
+}
+
+// call runs one export on an instance of the pool, bounded by the group's
+// request_timeout; on any failure the instance is discarded.
+func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	in, err := p.acquire(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	c.phase = phaseHandle
+	c.phase = ph
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.g.cfg.RequestTimeout)
-	res, err := in.handle.Call(context.WithValue(cctx, callKey{}, c))
+	res, err := in.fns[ph].Call(context.WithValue(cctx, callKey{}, c))
 	cancel()
 	c.phase = phaseNone
 	in.requests++
@@ -299,12 +351,14 @@ func (p *Pool) Serve(ctx context.Context, c *Call) error {
 		} else {
 			p.g.trapped.Add(1)
 		}
-		return gerr
+		return 0, gerr
 	}
-	if code := api.DecodeI32(res[0]); code != 0 {
-		return &GuestError{Kind: ErrAppFailed, Code: code, Stderr: in.stderr.String()}
+	code := api.DecodeI32(res[0])
+	if code != 0 && ph == phaseHandle {
+		// Keep what the guest said about it (Go's panic trace).
+		return code, &GuestError{Kind: ErrAppFailed, Code: code, Stderr: in.stderr.String()}
 	}
-	return nil
+	return code, nil
 }
 
 // acquire takes a slot in the group, waiting up to QueueTimeout, then an
@@ -417,7 +471,7 @@ func (p *Pool) releaseSlot() {
 // instance is one live instantiation of an app's module.
 type instance struct {
 	mod      api.Module
-	handle   api.Function
+	fns      [len(exports)]api.Function // by phase
 	stderr   *tailWriter
 	requests int
 	lastUsed time.Time
@@ -454,7 +508,13 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
 	}
 	p.g.created.Add(1)
-	return &instance{mod: mod, handle: mod.ExportedFunction(abi.FuncHandle), stderr: stderr}, nil
+	in = &instance{mod: mod, stderr: stderr}
+	for ph, name := range exports {
+		if name != "" {
+			in.fns[ph] = mod.ExportedFunction(name) // nil when the module lacks it
+		}
+	}
+	return in, nil
 }
 
 func (in *instance) close(ctx context.Context) {

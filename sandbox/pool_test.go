@@ -61,8 +61,15 @@ func TestCompileChecksABI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Kind != Reactor || m.CheckPassword {
+	if m.Kind != Reactor || !m.CheckPassword || !m.GroupsForUser {
 		t.Fatalf("module = %+v", m)
+	}
+	hello, err := rt.Compile(context.Background(), testwasm.Build(t, "examples/hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hello.CheckPassword || hello.GroupsForUser {
+		t.Fatal("an app without abi/guest/auth exports the auth functions")
 	}
 	again, err := rt.Compile(context.Background(), testwasm.Build(t, "testdata/guest"))
 	if err != nil || again != m {

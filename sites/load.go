@@ -251,7 +251,7 @@ func expectedShape(k string) string {
 // knownKeys lists the keys of each table, for unknown-key suggestions.
 var knownKeys = map[string][]string{
 	"":               {"server", "groups", "site"},
-	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log"},
+	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "auth_cache"},
 	"server.tls":     {"cert", "key"},
 	"groups.*":       {"instances", "min_instances", "max_requests", "request_timeout", "queue_timeout", "idle_timeout", "memory_limit"},
 	"site":           {"name", "hosts", "root", "app", "alias", "directory", "location"},
@@ -426,6 +426,9 @@ func (l *loader) server(r *rawServer) Server {
 	s.ShutdownTimeout = l.positive(l.duration(r.ShutdownTimeout, p.key("shutdown_timeout"), s.ShutdownTimeout), p.key("shutdown_timeout"))
 	if s.MaxBody = l.size(r.MaxBody, p.key("max_body"), s.MaxBody); s.MaxBody <= 0 {
 		l.errorf(p.key("max_body"), "must be more than 0 bytes")
+	}
+	if s.AuthCache = l.duration(r.AuthCache, p.key("auth_cache"), 0); s.AuthCache < 0 {
+		l.errorf(p.key("auth_cache"), "must not be negative")
 	}
 	s.LogFormat = l.oneOf(r.LogFormat, p.key("log_format"), s.LogFormat, "json", "console")
 	s.AccessLog = l.oneOf(r.AccessLog, p.key("access_log"), s.AccessLog, "combined", "json", "off")

@@ -60,6 +60,9 @@ type Server struct {
 	MaxBody int64
 	// ShutdownTimeout bounds draining in-flight requests; default 30s.
 	ShutdownTimeout time.Duration
+	// AuthCache is how long a successful Basic auth check is remembered
+	// per (site, provider, user, password hash); 0 (default) = never.
+	AuthCache time.Duration
 	// LogFormat is "json" (default) or "console".
 	LogFormat string
 	// AccessLog is "combined" (default), "json" or "off".

@@ -30,6 +30,7 @@ type rawServer struct {
 	ShutdownTimeout   any     `toml:"shutdown_timeout"`
 	LogFormat         any     `toml:"log_format"`
 	AccessLog         any     `toml:"access_log"`
+	AuthCache         any     `toml:"auth_cache"`
 }
 
 type rawTLS struct {

@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/wasgi/wasgi/abi/guest"
+	"github.com/wasgi/wasgi/abi/guest/auth"
 )
 
 //go:wasmimport wasgi environ_read
@@ -40,6 +41,38 @@ func ptr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceDat
 
 var counter int
 
+// checks counts wasgi_check_password calls in this instance.
+var checks int
+
+// users is the test user database: password and groups.
+var users = map[string]struct {
+	password string
+	groups   []string
+}{
+	"alice":  {"right", []string{"staff", "users"}},
+	"bob":    {"pw", []string{"users"}},
+	"élodie": {"pässwörd", []string{"staff"}},
+}
+
+func init() {
+	auth.CheckPassword(func(user, password string) (ok, known bool) {
+		checks++
+		switch user {
+		case "trap":
+			authUser(bad, 10) // out of bounds: the host must fail closed
+		case "spin":
+			for {
+				counter++
+			}
+		case "panic":
+			panic("auth db down")
+		}
+		u, known := users[user]
+		return known && u.password == password, known
+	})
+	auth.GroupsForUser(func(user string) []string { return users[user].groups })
+}
+
 func init() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", env) // any other path: the environ
@@ -59,6 +92,9 @@ func init() {
 		w.(http.Flusher).Flush()
 		b, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "then %s\n", b)
+	})
+	mux.HandleFunc("/authcalls", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d", checks)
 	})
 	mux.HandleFunc("/counter", func(w http.ResponseWriter, r *http.Request) {
 		counter++

@@ -1,0 +1,222 @@
+package host
+
+import (
+	"encoding/base64"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasgi/wasgi/sites"
+)
+
+func authSite(t *testing.T, extraServer string) *testHost {
+	t.Helper()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "private"), 0o755)
+	os.WriteFile(filepath.Join(root, "private", "secret.txt"), []byte("for members"), 0o644)
+	return startHost(t, `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+`+extraServer+`
+
+[groups.auth]
+instances = 1
+request_timeout = "1s"
+
+[[site]]
+name = "secure"
+hosts = ["secure.test"]
+root = "`+root+`"
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+  group = "auth"
+  [[site.alias]]
+  url = "/private/"
+  path = "private/"
+  [[site.directory]]
+  path = "private/"
+  auth = "main"
+  realm = "Members"
+  require = ["valid-user"]
+  [[site.location]]
+  url = "/any/"
+  auth = "main"
+  realm = "Any user"
+  require = ["valid-user"]
+  [[site.location]]
+  url = "/admin/"
+  auth = "main"
+  realm = "Staff only"
+  require = ["group staff"]
+  [[site.location]]
+  url = "/bob/"
+  auth = "main"
+  require = ["user bob"]
+  [[site.location]]
+  url = "/pass/"
+  auth = "main"
+  require = ["valid-user"]
+  pass_authorization = true
+  [[site.location]]
+  url = "/local/"
+  auth = "main"
+  require = ["ip 127.0.0.1", "valid-user"]
+`)
+}
+
+func basic(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+func (th *testHost) authGet(t *testing.T, path, authorization string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", th.url+path, nil)
+	req.Host = "secure.test"
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestAuth(t *testing.T) {
+	th := authSite(t, "")
+	calls := func() string { _, b := th.authGet(t, "/authcalls", ""); return b }
+
+	// Malformed credentials never reach the provider.
+	before := calls()
+	for _, h := range []string{
+		"Basic !!!not-base64!!!",
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("no-colon")),
+		"Basic " + base64.StdEncoding.EncodeToString([]byte(":empty-user")),
+		basic(strings.Repeat("u", 2000), "x"),
+		basic("alice", strings.Repeat("p", 5000)),
+		basic("ali\x01ce", "right"),
+		"Bearer abc",
+		"Basic",
+	} {
+		if resp, _ := th.authGet(t, "/any/env", h); resp.StatusCode != 401 {
+			t.Errorf("%.40q: status %d, want 401", h, resp.StatusCode)
+		}
+	}
+	if after := calls(); after != before {
+		t.Fatalf("malformed credentials called the provider: %s -> %s", before, after)
+	}
+
+	cases := []struct {
+		name, path, auth string
+		status           int
+		realm            string
+		env              map[string]string
+		absent           []string
+	}{
+		{"no credentials", "/any/env", "", 401, "Any user", nil, nil},
+		{"wrong password", "/any/env", basic("alice", "wrong"), 401, "Any user", nil, nil},
+		{"unknown user", "/any/env", basic("mallory", "x"), 401, "Any user", nil, nil},
+		{"valid user", "/any/env", basic("alice", "right"), 200, "", map[string]string{"REMOTE_USER": "alice", "AUTH_TYPE": "Basic"}, []string{"HTTP_AUTHORIZATION"}},
+		{"UTF-8 user", "/admin/env", basic("élodie", "pässwörd"), 200, "", map[string]string{"REMOTE_USER": "élodie"}, nil},
+		{"group member", "/admin/env", basic("alice", "right"), 200, "", map[string]string{"REMOTE_USER": "alice"}, nil},
+		{"not in group", "/admin/env", basic("bob", "pw"), 403, "", nil, nil},
+		{"group rule, no credentials", "/admin/env", "", 401, "Staff only", nil, nil},
+		{"user rule", "/bob/env", basic("bob", "pw"), 200, "", map[string]string{"REMOTE_USER": "bob"}, nil},
+		{"user rule, other user", "/bob/env", basic("alice", "right"), 403, "", nil, nil},
+		{"default realm is the site", "/bob/env", "", 401, "secure", nil, nil},
+		{"pass_authorization", "/pass/env", basic("alice", "right"), 200, "", map[string]string{"HTTP_AUTHORIZATION": basic("alice", "right")}, nil},
+		{"ip admits without credentials", "/local/env", "", 200, "", nil, []string{"REMOTE_USER"}},
+		{"unprotected", "/env", basic("alice", "right"), 200, "", nil, []string{"REMOTE_USER", "HTTP_AUTHORIZATION"}},
+		{"static, no credentials", "/private/secret.txt", "", 401, "Members", nil, nil},
+		{"static, valid user", "/private/secret.txt", basic("bob", "pw"), 200, "", nil, nil},
+		{"provider trap fails closed", "/any/env", basic("trap", "x"), 500, "", nil, nil},
+		{"provider panic fails closed", "/any/env", basic("panic", "x"), 500, "", nil, nil},
+		{"provider timeout fails closed", "/any/env", basic("spin", "x"), 504, "", nil, nil},
+		{"works after provider failures", "/any/env", basic("alice", "right"), 200, "", map[string]string{"REMOTE_USER": "alice"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := th.authGet(t, tc.path, tc.auth)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.status == 401 {
+				want := `Basic realm="` + tc.realm + `", charset="UTF-8"`
+				if got := resp.Header.Get("WWW-Authenticate"); got != want {
+					t.Fatalf("WWW-Authenticate %q, want %q", got, want)
+				}
+			}
+			env := environOf(body)
+			for k, v := range tc.env {
+				if env[k] != v {
+					t.Errorf("%s = %q, want %q", k, env[k], v)
+				}
+			}
+			for _, k := range tc.absent {
+				if _, ok := env[k]; ok {
+					t.Errorf("%s must be absent", k)
+				}
+			}
+			if tc.status != 200 && strings.Contains(body, "for members") {
+				t.Fatal("protected file leaked")
+			}
+		})
+	}
+}
+
+func TestAuthCache(t *testing.T) {
+	th := authSite(t, `auth_cache = "1m"`)
+	calls := func() string { _, b := th.authGet(t, "/authcalls", ""); return b }
+	if before := calls(); before != "0" {
+		t.Fatalf("calls before = %s", before)
+	}
+	for range 5 {
+		if resp, _ := th.authGet(t, "/admin/env", basic("alice", "right")); resp.StatusCode != 200 {
+			t.Fatal(resp.Status)
+		}
+	}
+	// Failures are not cached: each wrong password asks again.
+	for range 2 {
+		th.authGet(t, "/admin/env", basic("alice", "wrong"))
+	}
+	if got := calls(); got != "3" {
+		t.Fatalf("check_password calls = %s, want 3 (1 cached success, 2 failures)", got)
+	}
+}
+
+func TestAuthProviderMustBeOfTheSameSite(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "app.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	_, err := sites.Parse(filepath.Join(dir, "wasgi.toml"), []byte(`
+[[site]]
+name = "a"
+hosts = ["a.test"]
+  [[site.app]]
+  name = "users"
+  mount = "/"
+  module = "app.wasm"
+[[site]]
+name = "b"
+hosts = ["b.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "app.wasm"
+  [[site.location]]
+  url = "/admin/"
+  auth = "users"
+  require = ["valid-user"]
+`))
+	if err == nil || !strings.Contains(err.Error(), "wasgi.toml:") || !strings.Contains(err.Error(), "users") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Log(err)
+}
