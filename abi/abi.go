@@ -33,8 +33,9 @@ const (
 	// FuncHandle is the guest export `wasgi_handle() -> i32`, called once
 	// per request. It returns 0 when the request was handled. A non-zero
 	// result before [FuncStartResponse] succeeded makes the host answer 500;
-	// after, the host ends the response as it stands and logs the code.
-	// A reactor must export it.
+	// after, the host logs the code and aborts the connection, so that the
+	// client cannot take the cut-off body for a whole one. A reactor must
+	// export it (and _initialize, not _start).
 	FuncHandle = "wasgi_handle"
 
 	// FuncCheckPassword is the optional guest export

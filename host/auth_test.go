@@ -64,6 +64,9 @@ root = "`+root+`"
   require = ["valid-user"]
   pass_authorization = true
   [[site.location]]
+  url = "/passonly/"
+  pass_authorization = true
+  [[site.location]]
   url = "/local/"
   auth = "main"
   require = ["ip 127.0.0.1", "valid-user"]
@@ -133,6 +136,7 @@ func TestAuth(t *testing.T) {
 		{"user rule, other user", "/bob/env", basic("alice", "right"), 403, "", nil, nil},
 		{"default realm is the site", "/bob/env", "", 401, "secure", nil, nil},
 		{"pass_authorization", "/pass/env", basic("alice", "right"), 200, "", map[string]string{"HTTP_AUTHORIZATION": basic("alice", "right")}, nil},
+		{"location without require decides nothing", "/passonly/env", basic("x", "y"), 200, "", map[string]string{"HTTP_AUTHORIZATION": basic("x", "y")}, []string{"REMOTE_USER"}},
 		{"ip admits without credentials", "/local/env", "", 200, "", nil, []string{"REMOTE_USER"}},
 		{"unprotected", "/env", basic("alice", "right"), 200, "", nil, []string{"REMOTE_USER", "HTTP_AUTHORIZATION"}},
 		{"static, no credentials", "/private/secret.txt", "", 401, "Members", nil, nil},

@@ -32,11 +32,10 @@ var Version = "dev"
 // Host serves the sites of a config. It is safe for concurrent use; Reload
 // swaps the config while requests are in flight.
 type Host struct {
-	log    zerolog.Logger
-	rt     *sandbox.Runtime
-	access accessLogger
-	state  atomic.Pointer[state]
-	reqID  requestIDs
+	log   zerolog.Logger
+	rt    *sandbox.Runtime
+	state atomic.Pointer[state]
+	reqID requestIDs
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -50,7 +49,7 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{log: log, rt: rt, access: newAccessLogger(cfg.Server.AccessLog, log)}
+	h := &Host{log: log, rt: rt}
 	s, err := build(ctx, rt, cfg, log)
 	if err != nil {
 		rt.Close(ctx)
@@ -94,7 +93,6 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 		s.close(ctx)
 		return err
 	}
-	h.access = newAccessLogger(cfg.Server.AccessLog, h.log)
 	old := h.state.Swap(s)
 	old.release()
 	return nil
@@ -175,7 +173,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var st *site
 	var rt *route
 	defer func() {
-		h.access.log(r, q, st, rt, lw, time.Since(start))
+		s.access.log(r, q, st, rt, lw, time.Since(start))
 	}()
 
 	st = s.vhosts.lookup(r.Host)
@@ -197,13 +195,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(lw, r, q, http.StatusNotFound, nil)
 		return
 	}
-	loc := st.location(p)
+	loc, passAuth := st.location(p)
 	if loc != nil && !h.admit(lw, r, q, s, st, loc) {
 		return
 	}
 	if rt.app != nil {
 		q.scriptName, q.pathInfo = splitMount(rt.prefix, p)
-		q.passAuth = loc != nil && loc.passAuth
+		q.passAuth = passAuth
 		h.serveApp(lw, r, q, rt.app, s.cfg.Server.MaxBody)
 		return
 	}

@@ -85,24 +85,45 @@ func remoteAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// location returns the most specific location rule for a cleaned URL path.
-func (s *site) location(p string) *accessRule {
+// location returns the most specific location rule for a cleaned URL path,
+// and whether the request's Authorization header may reach the app.
+//
+// A block without require entries decides nothing about access (a location
+// may exist only to set pass_authorization, a directory only for options):
+// access comes from the most specific block that has them, settings from
+// the most specific block of all.
+func (s *site) location(p string) (access *accessRule, passAuth bool) {
+	first := true
 	for _, l := range s.locations {
-		if underPrefix(p, l.prefix) {
-			return l
+		if !underPrefix(p, l.prefix) {
+			continue
+		}
+		if first {
+			passAuth, first = l.passAuth, false
+		}
+		if len(l.require) > 0 {
+			return l, passAuth
 		}
 	}
-	return nil
+	return nil, passAuth
 }
 
-// directory returns the most specific directory rule covering a file.
-func (s *site) directory(fsPath string) *accessRule {
+// directory returns the most specific directory rule with require entries
+// covering a file, and the options of the most specific rule of all.
+func (s *site) directory(fsPath string) (access *accessRule, opts sites.Options) {
+	first := true
 	for _, d := range s.directories {
-		if fsPath == d.prefix || strings.HasPrefix(fsPath, d.prefix) && (strings.HasSuffix(d.prefix, string(filepath.Separator)) || fsPath[len(d.prefix)] == filepath.Separator) {
-			return d
+		if !(fsPath == d.prefix || strings.HasPrefix(fsPath, d.prefix) && (strings.HasSuffix(d.prefix, string(filepath.Separator)) || fsPath[len(d.prefix)] == filepath.Separator)) {
+			continue
+		}
+		if first {
+			opts, first = d.opts, false
+		}
+		if len(d.require) > 0 {
+			return d, opts
 		}
 	}
-	return nil
+	return nil, opts
 }
 
 // underPrefix matches a URL prefix on segment boundaries: "/admin/" and

@@ -25,6 +25,7 @@ type state struct {
 	aliases []*alias
 
 	authCache *authCache // nil when [server] auth_cache is 0
+	access    accessLogger
 
 	refs      atomic.Int64 // 1 for being current + 1 per request in flight
 	closeOnce sync.Once
@@ -51,6 +52,7 @@ type app struct {
 // everything it created is closed again.
 func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger) (_ *state, err error) {
 	s := &state{cfg: cfg, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
+	s.access = newAccessLogger(cfg.Server.AccessLog, log)
 	if cfg.Server.AuthCache > 0 {
 		s.authCache = newAuthCache(cfg.Server.AuthCache)
 	}

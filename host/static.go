@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
-
-	"github.com/wasgi/wasgi/sites"
 )
 
 // alias is a static alias: a folder (url ends in "/") or a single file.
@@ -79,7 +77,7 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 		h.fail(w, r, q, http.StatusBadRequest, nil)
 		return
 	}
-	dir := st.directory(fsPath)
+	dir, opts := st.directory(fsPath)
 	if loc == nil {
 		if dir == nil {
 			h.fail(w, r, q, http.StatusForbidden, nil) // no rule grants it
@@ -88,10 +86,6 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 		if !h.admit(w, r, q, s, st, dir) {
 			return
 		}
-	}
-	var opts sites.Options
-	if dir != nil {
-		opts = dir.opts
 	}
 	open := func(name string) (*os.File, error) {
 		if opts.FollowSymLinks {

@@ -408,7 +408,8 @@ func TestRouterTable(t *testing.T) {
 			s.routes = append(s.routes, r)
 		}
 		sortRoutes(s.routes)
-		s.locations, _ = newAccessRules([]*sites.Location{{URL: "/admin/"}, {URL: "/admin/public/"}}, nil)
+		all := []sites.Rule{{Kind: sites.RuleAllGranted}}
+		s.locations, _ = newAccessRules([]*sites.Location{{URL: "/admin/", Require: all}, {URL: "/admin/public/", Require: all}, {URL: "/admin/public/pass/", PassAuthorization: true}}, nil)
 		return s
 	}
 	a := mk("a", "/", "/static/", "/static/admin/", "/robots.txt", "/mysite")
@@ -438,6 +439,7 @@ func TestRouterTable(t *testing.T) {
 		{"a.example.com", "/admin/x", "a", "/", "/admin/"},
 		{"a.example.com", "/admin", "a", "/", "/admin/"},
 		{"a.example.com", "/admin/public/x", "a", "/", "/admin/public/"},
+		{"a.example.com", "/admin/public/pass/x", "a", "/", "/admin/public/"},
 		{"a.example.com", "/administrator", "a", "/", ""},
 		{"b.example.com", "/app/x", "b", "/app", ""},
 		{"b.example.com", "/x", "b", "", ""},
@@ -462,7 +464,7 @@ func TestRouterTable(t *testing.T) {
 			t.Errorf("%s%s: route %q, want %q", tc.host, tc.path, got, tc.route)
 		}
 		loc := ""
-		if l := s.location(tc.path); l != nil {
+		if l, _ := s.location(tc.path); l != nil {
 			loc = l.prefix
 		}
 		if loc != tc.location {

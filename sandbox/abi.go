@@ -226,7 +226,13 @@ func (c *Call) startResponse(status, headers []byte) int32 {
 	if len(headers) > maxHeaderLen || !eachHeader(headers, func(_, _ []byte) bool { return true }) {
 		return abi.ErrInvalidHeader
 	}
+	// A header the guest sends replaces one the host set before (such as
+	// X-Request-Id) rather than doubling it.
 	h := c.W.Header()
+	eachHeader(headers, func(name, _ []byte) bool {
+		h.Del(string(name))
+		return true
+	})
 	eachHeader(headers, func(name, value []byte) bool {
 		k := textproto.CanonicalMIMEHeaderKey(string(name))
 		if !hopByHop[k] {

@@ -122,6 +122,7 @@ func TestStartResponse(t *testing.T) {
 		wantHeader            http.Header
 	}{
 		{"ok", "200 OK", "Content-Type: text/plain\r\nX-A: 1\r\nX-A: 2\r\n", 0, 200, http.Header{"Content-Type": {"text/plain"}, "X-A": {"1", "2"}}},
+		{"replaces a host header", "200 OK", "x-request-id: guest\r\n", 0, 200, http.Header{"X-Request-Id": {"guest"}}},
 		{"bare code", "404", "", 0, 404, http.Header{}},
 		{"no final CRLF", "201 Created", "Location: /x", 0, 201, http.Header{"Location": {"/x"}}},
 		{"blank line at end", "200 OK", "A: b\r\n\r\n", 0, 200, http.Header{"A": {"b"}}},
@@ -147,6 +148,9 @@ func TestStartResponse(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newFakeGuest("", nil)
+			if tc.name == "replaces a host header" {
+				g.rec.Header().Set("X-Request-Id", "host")
+			}
 			sp, sl := g.put(0, tc.status)
 			hp, hl := g.put(1024, tc.headers)
 			got, trap := g.invoke(startResponse, sp, sl, hp, hl)

@@ -336,6 +336,8 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	}
 	c.phase = ph
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.g.cfg.RequestTimeout)
+	dl, _ := cctx.Deadline()
+	in.deadline.Store(dl.UnixNano())
 	res, err := in.fns[ph].Call(context.WithValue(cctx, callKey{}, c))
 	cancel()
 	c.phase = phaseNone
@@ -470,6 +472,7 @@ func (p *Pool) releaseSlot() {
 
 // instance is one live instantiation of an app's module.
 type instance struct {
+	deadline *atomic.Int64 // of the running call, for sleeps; see boundedSleep
 	mod      api.Module
 	fns      [len(exports)]api.Function // by phase
 	stderr   *tailWriter
@@ -487,7 +490,9 @@ func instanceLogFrom(ctx context.Context) *zerolog.Logger {
 func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	stderr := newTailWriter(p.cfg.Logger, zerolog.WarnLevel, "stderr")
 	stdout := newTailWriter(p.cfg.Logger, zerolog.InfoLevel, "stdout")
-	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr)
+	deadline := new(atomic.Int64)
+	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
+	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline))
 	ctx = context.WithValue(context.WithoutCancel(ctx), logKey{}, &p.cfg.Logger)
 	if p.cfg.MemoryLimit > 0 {
 		ctx = experimental.WithMemoryAllocator(ctx, limitAllocator(p.cfg.MemoryLimit))
@@ -508,13 +513,28 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
 	}
 	p.g.created.Add(1)
-	in = &instance{mod: mod, stderr: stderr}
+	in = &instance{mod: mod, stderr: stderr, deadline: deadline}
 	for ph, name := range exports {
 		if name != "" {
 			in.fns[ph] = mod.ExportedFunction(name) // nil when the module lacks it
 		}
 	}
 	return in, nil
+}
+
+// boundedSleep is the guest's nanosleep (WASI poll_oneoff on a clock):
+// it never sleeps past the running call's deadline. wazero cannot
+// interrupt a host-side sleep, so without this a guest sleeping for an hour
+// would hold its instance for an hour whatever request_timeout says; cut
+// short, the guest wakes, runs, and close-on-context-done stops it.
+func boundedSleep(deadline *atomic.Int64) sys.Nanosleep {
+	return func(ns int64) {
+		d := time.Duration(ns)
+		if left := time.Until(time.Unix(0, deadline.Load())); d > left {
+			d = max(left, 0)
+		}
+		time.Sleep(d)
+	}
 }
 
 func (in *instance) close(ctx context.Context) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +109,7 @@ func TestFailuresDiscardInstance(t *testing.T) {
 		{"/abi/body_write", ErrTrap},
 		{"/abi/environ_read_len", ErrTrap},
 		{"/spin", ErrTimeout},
+		{"/sleep", ErrTimeout},
 		{"/alloc", ErrTrap},
 		{"/exit", ErrTrap},
 		{"/panic", ErrAppFailed}, // the SDK recovers: no trap, non-zero result
@@ -130,7 +133,7 @@ func TestFailuresDiscardInstance(t *testing.T) {
 			}
 		})
 	}
-	if s := g.Stats(); s.TimedOut != 1 || s.Trapped != 4 {
+	if s := g.Stats(); s.TimedOut != 2 || s.Trapped != 4 {
 		t.Fatalf("stats = %+v", s)
 	}
 }
@@ -226,5 +229,52 @@ func TestHammer(t *testing.T) {
 	s := g.Stats()
 	if s.Served != 96 || s.InUse != 0 || s.Idle > 3 || s.Recycled == 0 {
 		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestCompileRefusesWrongModules(t *testing.T) {
+	// Hand-written modules: header, then the sections given.
+	mod := func(sections ...[]byte) string {
+		b := []byte("\x00asm\x01\x00\x00\x00")
+		for _, s := range sections {
+			b = append(b, s...)
+		}
+		p := filepath.Join(t.TempDir(), "m.wasm")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// type 0: () -> i32; type 1: () -> ()
+	types := []byte{0x01, 0x08, 0x02, 0x60, 0x00, 0x01, 0x7f, 0x60, 0x00, 0x00}
+	cases := []struct {
+		name string
+		path string
+		want string
+	}{
+		{"no exports", mod(), "exports neither wasgi_handle"},
+		{"unknown wasgi import", mod(types,
+			[]byte{0x02, 0x0e, 0x01, 0x05, 'w', 'a', 's', 'g', 'i', 0x04, 'n', 'o', 'p', 'e', 0x00, 0x00}),
+			"imports unknown function wasgi.nope"},
+		{"wrong signature", mod(types,
+			[]byte{0x02, 0x15, 0x01, 0x05, 'w', 'a', 's', 'g', 'i', 0x0b, 'e', 'n', 'v', 'i', 'r', 'o', 'n', '_', 'l', 'e', 'n', 0x00, 0x01}),
+			"imports wasgi.environ_len with signature (), want () -> i32"},
+		{"foreign module", mod(types,
+			[]byte{0x02, 0x0b, 0x01, 0x03, 'e', 'n', 'v', 0x03, 'f', 'o', 'o', 0x00, 0x00}),
+			`imports env.foo: only modules "wasgi" and "wasi_snapshot_preview1" exist`},
+		{"command with handle", mod(types,
+			[]byte{0x03, 0x03, 0x02, 0x00, 0x01},
+			[]byte{0x07, 0x19, 0x02, 0x0c, 'w', 'a', 's', 'g', 'i', '_', 'h', 'a', 'n', 'd', 'l', 'e', 0x00, 0x00, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x01},
+			[]byte{0x0a, 0x09, 0x02, 0x04, 0x00, 0x41, 0x00, 0x0b, 0x02, 0x00, 0x0b}),
+			"is a WASI command"},
+	}
+	rt := newRuntime(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := rt.Compile(context.Background(), tc.path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.path) {
+				t.Fatalf("err = %v, want %q and the path", err, tc.want)
+			}
+		})
 	}
 }

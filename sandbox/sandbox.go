@@ -40,6 +40,7 @@ type Runtime struct {
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
 	log   zerolog.Logger
+	wasi  map[string]api.FunctionDefinition // what a guest may import from WASI
 
 	mu      sync.Mutex
 	modules map[string]*Module // by sha256 of the bytes
@@ -70,6 +71,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 		r.Close(ctx)
 		return nil, fmt.Errorf("sandbox: wasi: %w", err)
 	}
+	r.wasi = r.rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
 	if err := instantiateHostModule(ctx, r.rt); err != nil {
 		r.Close(ctx)
 		return nil, fmt.Errorf("sandbox: host module: %w", err)
@@ -138,7 +140,7 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: compile %s: %w", path, err)
 	}
-	m, err = inspect(path, hash, compiled)
+	m, err = r.inspect(path, hash, compiled)
 	if err != nil {
 		compiled.Close(ctx)
 		return nil, err
@@ -154,8 +156,9 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 	return m, nil
 }
 
-// inspect checks a compiled module against the ABI.
-func inspect(path, hash string, c wazero.CompiledModule) (*Module, error) {
+// inspect checks a compiled module against the ABI and WASI, so that what
+// would fail at instantiation fails at load (and in `wasgi check`).
+func (r *Runtime) inspect(path, hash string, c wazero.CompiledModule) (*Module, error) {
 	m := &Module{Path: path, Hash: hash, compiled: c}
 	var problems []error
 	for _, f := range c.ImportedFunctions() {
@@ -169,9 +172,18 @@ func inspect(path, hash string, c wazero.CompiledModule) (*Module, error) {
 				problems = append(problems, fmt.Errorf("imports %s.%s with signature %s, want %s", mod, name, signature(f.ParamTypes(), f.ResultTypes()), signature(want.params, want.results)))
 			}
 		case wasi_snapshot_preview1.ModuleName:
+			if want, ok := r.wasi[name]; !ok {
+				problems = append(problems, fmt.Errorf("imports unknown function %s.%s", mod, name))
+			} else if !sameSignature(f, sig{want.ParamTypes(), want.ResultTypes()}) {
+				problems = append(problems, fmt.Errorf("imports %s.%s with signature %s, want %s", mod, name, signature(f.ParamTypes(), f.ResultTypes()), signature(want.ParamTypes(), want.ResultTypes())))
+			}
 		default:
 			problems = append(problems, fmt.Errorf("imports %s.%s: only modules %q and %q exist", mod, name, abi.ModuleName, wasi_snapshot_preview1.ModuleName))
 		}
+	}
+	for _, mem := range c.ImportedMemories() {
+		mod, name, _ := mem.Import()
+		problems = append(problems, fmt.Errorf("imports memory %s.%s: the host provides none; the module must define its own", mod, name))
 	}
 	exports := c.ExportedFunctions()
 	check := func(name string, results []api.ValueType) bool {
@@ -192,6 +204,8 @@ func inspect(path, hash string, c wazero.CompiledModule) (*Module, error) {
 	m.initialize = check(abi.FuncInitialize, nil)
 	start := check(abi.FuncStart, nil)
 	switch {
+	case handle && start && !m.initialize:
+		problems = append(problems, fmt.Errorf("exports %s but is a WASI command (it exports %s, not %s): build a reactor (Go: -buildmode=c-shared; C: -mexec-model=reactor)", abi.FuncHandle, abi.FuncStart, abi.FuncInitialize))
 	case handle:
 		m.Kind = Reactor
 	case start:

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/wasgi/wasgi/abi/guest"
@@ -107,6 +108,9 @@ func init() {
 		for {
 			counter++
 		}
+	})
+	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Hour)
 	})
 	mux.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
 		var keep [][]byte
