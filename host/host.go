@@ -7,6 +7,7 @@ package host
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,9 +38,13 @@ type Host struct {
 	state atomic.Pointer[state]
 	reqID requestIDs
 
+	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
+	draining atomic.Bool                     // Shutdown started: /readyz says 503
+
 	mu      sync.Mutex
 	servers []*http.Server
 	addrs   []net.Addr
+	admin   net.Addr
 }
 
 // New compiles every module of cfg and creates its groups and pools, so
@@ -50,6 +55,10 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 		return nil, err
 	}
 	h := &Host{log: log, rt: rt}
+	if err := h.loadCert(cfg); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
 	s, err := build(ctx, rt, cfg, log)
 	if err != nil {
 		rt.Close(ctx)
@@ -85,6 +94,9 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 // unchanged modules are not compiled again. On error the old config keeps
 // serving.
 func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
+	if err := h.loadCert(cfg); err != nil {
+		return err
+	}
 	s, err := build(ctx, h.rt, cfg, h.log)
 	if err != nil {
 		return err
@@ -98,29 +110,76 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	return nil
 }
 
-// Listen opens the config's listen addresses. Serve then serves them.
+// Listen opens the config's listen addresses (TLS with HTTP/2 when
+// [server] tls is set) and the admin address, and serves them.
 func (h *Host) Listen() error {
 	cfg := h.state.Load().cfg.Server
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	fail := func(err error) error {
+		for _, s := range h.servers {
+			s.Close()
+		}
+		h.servers, h.addrs = nil, nil
+		return err
+	}
 	for _, addr := range cfg.Listen {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			for _, s := range h.servers {
-				s.Close()
-			}
-			return fmt.Errorf("host: listen %s: %w", addr, err)
+			return fail(fmt.Errorf("host: listen %s: %w", addr, err))
 		}
-		srv := h.newServer(cfg)
+		srv := h.newServer(cfg, h)
+		if cfg.TLS != nil {
+			srv.TLSConfig = &tls.Config{
+				MinVersion: tls.VersionTLS12,
+				GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+					return h.cert.Load(), nil
+				},
+			}
+		}
 		h.servers = append(h.servers, srv)
 		h.addrs = append(h.addrs, ln.Addr())
-		go func() {
-			h.log.Info().Str("addr", ln.Addr().String()).Msg("listening")
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				h.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("serve")
-			}
-		}()
+		h.serve(srv, ln, cfg.TLS != nil)
 	}
+	if cfg.Admin != "" {
+		ln, err := net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			return fail(fmt.Errorf("host: admin listen %s: %w", cfg.Admin, err))
+		}
+		srv := h.newServer(cfg, h.adminHandler())
+		h.servers = append(h.servers, srv)
+		h.admin = ln.Addr()
+		h.serve(srv, ln, false)
+	}
+	return nil
+}
+
+func (h *Host) serve(srv *http.Server, ln net.Listener, useTLS bool) {
+	go func() {
+		h.log.Info().Str("addr", ln.Addr().String()).Bool("tls", useTLS).Msg("listening")
+		var err error
+		if useTLS {
+			err = srv.ServeTLS(ln, "", "") // HTTP/2 is negotiated by ALPN
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("serve")
+		}
+	}()
+}
+
+// loadCert reads the [server] tls pair, so that a reload with a renewed
+// certificate takes effect without a restart.
+func (h *Host) loadCert(cfg *sites.Config) error {
+	if cfg.Server.TLS == nil {
+		return nil
+	}
+	pair, err := tls.LoadX509KeyPair(cfg.Server.TLS.Cert, cfg.Server.TLS.Key)
+	if err != nil {
+		return fmt.Errorf("host: tls: %w", err)
+	}
+	h.cert.Store(&pair)
 	return nil
 }
 
@@ -131,9 +190,16 @@ func (h *Host) Addrs() []net.Addr {
 	return append([]net.Addr(nil), h.addrs...)
 }
 
-func (h *Host) newServer(cfg sites.Server) *http.Server {
+// AdminAddr returns the admin listener's address, nil when off.
+func (h *Host) AdminAddr() net.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.admin
+}
+
+func (h *Host) newServer(cfg sites.Server, handler http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -144,6 +210,7 @@ func (h *Host) newServer(cfg sites.Server) *http.Server {
 // Shutdown stops accepting connections, waits for in-flight requests until
 // ctx ends, then closes every instance.
 func (h *Host) Shutdown(ctx context.Context) error {
+	h.draining.Store(true)
 	h.mu.Lock()
 	servers := h.servers
 	h.mu.Unlock()
@@ -173,6 +240,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var st *site
 	var rt *route
 	defer func() {
+		if st != nil {
+			st.count(rt, lw.status)
+		}
 		s.access.log(r, q, st, rt, lw, time.Since(start))
 	}()
 

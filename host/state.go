@@ -23,6 +23,7 @@ type state struct {
 	groups  map[string]*sandbox.Group
 	apps    []*app
 	aliases []*alias
+	sites   []*site
 
 	authCache *authCache // nil when [server] auth_cache is 0
 	access    accessLogger
@@ -33,7 +34,8 @@ type state struct {
 
 type site struct {
 	name        string
-	apps        map[string]*app // by name, for auth providers
+	counts      map[string]*statusCounts // by target: app name, "static", "-"
+	apps        map[string]*app          // by name, for auth providers
 	routes      []*route
 	locations   []*accessRule // longest prefix first
 	directories []*accessRule // longest path first
@@ -75,7 +77,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 	}
 	var errs []error
 	for _, sc := range cfg.Sites {
-		st := &site{name: sc.Name, apps: map[string]*app{}}
+		st := &site{name: sc.Name, apps: map[string]*app{}, counts: map[string]*statusCounts{"static": {}, "-": {}}}
 		for _, ac := range sc.Apps {
 			a, err := newApp(ctx, rt, s, sc, ac, log)
 			if err != nil {
@@ -84,6 +86,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 			}
 			s.apps = append(s.apps, a)
 			st.apps[ac.Name] = a
+			st.counts[ac.Name] = &statusCounts{}
 			st.routes = append(st.routes, &route{prefix: ac.Mount, app: a})
 		}
 		for _, al := range sc.Aliases {
@@ -97,6 +100,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 		}
 		st.locations, st.directories = newAccessRules(sc.Locations, sc.Directories)
 		sortRoutes(st.routes)
+		s.sites = append(s.sites, st)
 		for _, h := range sc.Hosts {
 			s.vhosts.add(h, st)
 		}
@@ -179,3 +183,19 @@ func (s *state) close(ctx context.Context) {
 		}
 	})
 }
+
+// count records a response for /metrics.
+func (st *site) count(rt *route, status int) {
+	target := "-"
+	switch {
+	case rt == nil:
+	case rt.app != nil:
+		target = rt.app.name
+	default:
+		target = "static"
+	}
+	st.counts[target].add(status)
+}
+
+// groupStats is sandbox.Stats, named here for the metrics table.
+type groupStats = sandbox.Stats

@@ -1,0 +1,107 @@
+package host
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// statusCounts counts responses by status class (1xx..5xx).
+type statusCounts [6]atomic.Int64
+
+func (c *statusCounts) add(status int) {
+	if i := status / 100; i >= 1 && i <= 5 {
+		c[i].Add(1)
+	}
+}
+
+// adminHandler serves the admin listener: never the public one.
+//
+//	/healthz  200 while the process runs
+//	/readyz   200 once the config is loaded and min_instances are warm, 503 while draining
+//	/metrics  Prometheus text format
+func (h *Host) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if h.draining.Load() || h.state.Load() == nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /metrics", h.metrics)
+	return mux
+}
+
+// metrics writes the counters in the Prometheus text exposition format
+// (version 0.0.4). A small writer rather than client_golang: the metrics
+// are a handful of counters and gauges the host already keeps.
+func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
+	s := h.state.Load()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+
+	fmt.Fprintln(bw, "# HELP wasgi_requests_total Responses by site, target (app name, \"static\" or \"-\") and status class.")
+	fmt.Fprintln(bw, "# TYPE wasgi_requests_total counter")
+	for _, st := range s.sites {
+		for _, target := range sortedKeys(st.counts) {
+			c := st.counts[target]
+			for class := 1; class <= 5; class++ {
+				if n := c[class].Load(); n > 0 {
+					fmt.Fprintf(bw, "wasgi_requests_total{site=%s,target=%s,code=\"%dxx\"} %d\n", label(st.name), label(target), class, n)
+				}
+			}
+		}
+	}
+	type metric struct {
+		name, help, typ string
+		value           func(st groupStats) int64
+	}
+	ms := []metric{
+		{"wasgi_group_instances_in_use", "Instances serving a request.", "gauge", func(g groupStats) int64 { return g.InUse }},
+		{"wasgi_group_instances_idle", "Instances alive and idle.", "gauge", func(g groupStats) int64 { return g.Idle }},
+		{"wasgi_group_queued", "Requests waiting for a free instance.", "gauge", func(g groupStats) int64 { return g.Queued }},
+		{"wasgi_group_calls_total", "Guest calls (requests and auth checks).", "counter", func(g groupStats) int64 { return g.Served }},
+		{"wasgi_group_instances_created_total", "Instances created.", "counter", func(g groupStats) int64 { return g.Created }},
+		{"wasgi_group_instances_recycled_total", "Instances closed after max_requests.", "counter", func(g groupStats) int64 { return g.Recycled }},
+		{"wasgi_group_traps_total", "Guest calls that trapped (instance discarded).", "counter", func(g groupStats) int64 { return g.Trapped }},
+		{"wasgi_group_timeouts_total", "Guest calls stopped at request_timeout.", "counter", func(g groupStats) int64 { return g.TimedOut }},
+		{"wasgi_group_queue_timeouts_total", "Requests refused after queue_timeout (503).", "counter", func(g groupStats) int64 { return g.Refused }},
+	}
+	names := sortedKeys(s.groups)
+	stats := make([]groupStats, len(names))
+	for i, n := range names {
+		stats[i] = groupStats(s.groups[n].Stats())
+	}
+	for _, m := range ms {
+		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
+		for i, n := range names {
+			fmt.Fprintf(bw, "%s{group=%s} %d\n", m.name, label(n), m.value(stats[i]))
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// label quotes a Prometheus label value.
+func label(v string) string {
+	return strconv.Quote(strings.ToValidUTF8(v, "\uFFFD"))
+}

@@ -1,0 +1,123 @@
+package host
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// selfSigned writes a certificate for 127.0.0.1 and returns its paths and
+// a pool trusting it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "wasgi test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:     []string{"tls.test"},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestTLSAndHTTP2(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	th := startHost(t, `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+tls = { cert = "`+certFile+`", key = "`+keyFile+`" }
+[[site]]
+name = "s"
+hosts = ["*"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+`)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	resp, err := client.Get(strings.Replace(th.url, "http://", "https://", 1) + "/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	env := environOf(string(b))
+	if resp.ProtoMajor != 2 || env["wsgi.url_scheme"] != "https" || env["HTTPS"] != "on" || env["SERVER_PROTOCOL"] != "HTTP/2.0" {
+		t.Fatalf("proto %s, scheme %q, HTTPS %q, SERVER_PROTOCOL %q", resp.Proto, env["wsgi.url_scheme"], env["HTTPS"], env["SERVER_PROTOCOL"])
+	}
+	// Plain HTTP on the TLS port is refused.
+	if resp, err := http.Get(th.url + "/env"); err == nil && resp.StatusCode == 200 {
+		t.Fatal("plain HTTP served on the TLS listener")
+	}
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	th := startHost(t, strings.Replace(twoSites, "[server]\n", "[server]\nadmin = \"127.0.0.1:0\"\n", 1))
+	th.do(t, "GET", "alpha.test", "/env", nil)
+	th.do(t, "GET", "alpha.test", "/panic", nil)
+	th.do(t, "GET", "unknown.test", "/", nil)
+	admin := "http://" + th.AdminAddr().String()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	code, metrics := get("/metrics")
+	for _, want := range []string{
+		`wasgi_requests_total{site="alpha",target="main",code="2xx"} 1`,
+		`wasgi_requests_total{site="alpha",target="main",code="5xx"} 1`,
+		`wasgi_group_instances_idle{group="shared"}`,
+		`# TYPE wasgi_group_traps_total counter`,
+	} {
+		if code != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s:\n%s", want, metrics)
+		}
+	}
+	// The admin endpoints are not on the public listener.
+	if resp, _ := th.do(t, "GET", "alpha.test", "/metrics", nil); resp.StatusCode == 200 && resp.Header.Get("Content-Type") == "text/plain; version=0.0.4; charset=utf-8" {
+		t.Fatal("metrics on the public listener")
+	}
+}
