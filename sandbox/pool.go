@@ -136,6 +136,7 @@ func (g *Group) Close(ctx context.Context) {
 	var idle []*instance
 	for _, p := range g.pools {
 		idle = append(idle, p.idle...)
+		p.alive -= len(p.idle)
 		p.idle = nil
 	}
 	g.alive -= len(idle)
@@ -160,11 +161,12 @@ func (g *Group) reap() {
 			for _, p := range g.pools {
 				// idle is a stack: the oldest are at the bottom.
 				n := 0
-				for n < len(p.idle)-g.cfg.MinInstances && now.Sub(p.idle[n].lastUsed) > g.cfg.IdleTimeout {
+				for n < len(p.idle) && p.alive-n > g.cfg.MinInstances && now.Sub(p.idle[n].lastUsed) > g.cfg.IdleTimeout {
 					n++
 				}
 				old = append(old, p.idle[:n]...)
 				p.idle = append(p.idle[:0], p.idle[n:]...)
+				p.alive -= n
 			}
 			g.alive -= len(old)
 			g.mu.Unlock()
@@ -203,7 +205,9 @@ type Pool struct {
 	cfg    AppConfig
 	modCfg wazero.ModuleConfig
 
-	idle []*instance // guarded by g.mu; a stack, most recently used on top
+	idle  []*instance // guarded by g.mu; a stack, most recently used on top
+	alive int         // guarded by g.mu; this app's instances, idle or busy
+	warm  atomic.Bool // a Warm is running
 }
 
 // NewPool adds an app running module m to the group.
@@ -247,14 +251,17 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	return p, nil
 }
 
-// Warm creates instances until the app has MinInstances idle ones, so the
-// first requests do not pay for instantiation.
+// Warm creates instances until the app has MinInstances of them (idle or
+// busy, within the group's capacity), so requests do not pay for
+// instantiation. It runs at start and reload, and again in the background
+// whenever a trap, a timeout or max_requests takes an instance away.
 func (p *Pool) Warm(ctx context.Context) error {
 	for {
 		p.g.mu.Lock()
-		need := len(p.idle) < p.g.cfg.MinInstances && p.g.alive < p.g.cfg.Instances && !p.g.closed
+		need := p.alive < p.g.cfg.MinInstances && p.g.alive < p.g.cfg.Instances && !p.g.closed
 		if need {
 			p.g.alive++
+			p.alive++
 		}
 		p.g.mu.Unlock()
 		if !need {
@@ -264,6 +271,7 @@ func (p *Pool) Warm(ctx context.Context) error {
 		p.g.mu.Lock()
 		if err != nil || p.g.closed {
 			p.g.alive--
+			p.alive--
 			p.g.mu.Unlock()
 			if in != nil {
 				in.close(ctx)
@@ -409,6 +417,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		}
 	}
 	g.alive++
+	p.alive++
 	g.mu.Unlock()
 	if evict != nil {
 		evict.close(ctx)
@@ -417,6 +426,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	if err != nil {
 		g.mu.Lock()
 		g.alive--
+		p.alive--
 		g.mu.Unlock()
 		p.releaseSlot()
 		return nil, &GuestError{Kind: ErrInstantiate, Err: err}
@@ -438,6 +448,7 @@ func (g *Group) takeOldestIdle() *instance {
 	}
 	in := from.idle[0]
 	from.idle = append(from.idle[:0], from.idle[1:]...)
+	from.alive--
 	return in
 }
 
@@ -454,7 +465,9 @@ func (p *Pool) release(in *instance, ok bool) {
 		p.idle = append(p.idle, in)
 	} else {
 		g.alive--
+		p.alive--
 	}
+	refill := !keep && !g.closed && p.alive < g.cfg.MinInstances
 	g.mu.Unlock()
 	p.releaseSlot()
 	if !keep {
@@ -462,6 +475,14 @@ func (p *Pool) release(in *instance, ok bool) {
 			g.recycled.Add(1)
 		}
 		in.close(context.Background())
+	}
+	if refill && p.warm.CompareAndSwap(false, true) {
+		go func() {
+			defer p.warm.Store(false)
+			if err := p.Warm(context.Background()); err != nil {
+				p.cfg.Logger.Error().Err(err).Msg("refilling min_instances")
+			}
+		}()
 	}
 }
 

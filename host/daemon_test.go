@@ -1,0 +1,230 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasgi/wasgi/sites"
+)
+
+const daemonSites = `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+
+[groups.small]
+instances = 1
+request_timeout = "1s"
+queue_timeout = "200ms"
+memory_limit = "32MiB"
+
+[groups.recycle]
+instances = 1
+max_requests = 3
+
+[groups.warm]
+instances = 3
+min_instances = 2
+
+[[site]]
+name = "a"
+hosts = ["a.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+  group = "small"
+
+[[site]]
+name = "b"
+hosts = ["b.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+  group = "recycle"
+
+[[site]]
+name = "c"
+hosts = ["c.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+  group = "warm"
+  env = { VERSION = "v0" }
+`
+
+func TestDaemonGroups(t *testing.T) {
+	th := startHost(t, daemonSites)
+
+	t.Run("max_requests recycles", func(t *testing.T) {
+		var got []string
+		for range 7 {
+			_, body := th.do(t, "GET", "b.test", "/counter", nil)
+			got = append(got, body)
+		}
+		// A per-instance counter: a new instance after every third request.
+		if strings.Join(got, ",") != "1,2,3,1,2,3,1" {
+			t.Fatalf("counters %v", got)
+		}
+	})
+
+	t.Run("memory bomb", func(t *testing.T) {
+		if resp, _ := th.do(t, "GET", "a.test", "/alloc", nil); resp.StatusCode != 500 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if resp, _ := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 200 {
+			t.Fatalf("after: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("queue overflow", func(t *testing.T) {
+		done := make(chan int)
+		go func() {
+			resp, _ := th.do(t, "GET", "a.test", "/spin", nil)
+			done <- resp.StatusCode
+		}()
+		// Wait until the spin holds the group's only instance.
+		for th.state.Load().groups["small"].Stats().InUse == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		resp, _ := th.do(t, "GET", "a.test", "/counter", nil)
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("status %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if code := <-done; code != 504 {
+			t.Fatalf("spin: %d", code)
+		}
+		if resp, _ := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 200 {
+			t.Fatalf("after: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("min_instances kept warm", func(t *testing.T) {
+		g := th.state.Load().groups["warm"]
+		if s := g.Stats(); s.Idle != 2 || s.Created != 2 {
+			t.Fatalf("at start: %+v", s)
+		}
+		th.do(t, "GET", "c.test", "/abi/body_write", nil) // a trap discards one
+		deadline := time.Now().Add(10 * time.Second)
+		for g.Stats().Idle != 2 || g.Stats().Created != 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("not refilled: %+v", g.Stats())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// TestReloadUnderLoad sends requests without pause across 5 reloads, some
+// changing the app's env: none may fail, and after each reload new
+// requests see the new env.
+func TestReloadUnderLoad(t *testing.T) {
+	th := startHost(t, daemonSites)
+	stop := make(chan struct{})
+	var failed, served atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", th.url+"/env", nil)
+				req.Host = "c.test"
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	for i := 1; i <= 5; i++ {
+		time.Sleep(100 * time.Millisecond)
+		text := strings.Replace(daemonSites, `VERSION = "v0"`, fmt.Sprintf(`VERSION = "v%d"`, i), 1)
+		cfg, err := sites.Load(writeConfig(t, th.dir, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := th.Reload(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, body := th.do(t, "GET", "c.test", "/env", nil); environOf(body)["VERSION"] != fmt.Sprintf("v%d", i) {
+			t.Fatalf("reload %d: VERSION = %q", i, environOf(body)["VERSION"])
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || served.Load() == 0 {
+		t.Fatalf("%d failed of %d", failed.Load(), served.Load())
+	}
+	t.Logf("%d requests across 5 reloads, 0 failed", served.Load())
+}
+
+// TestShutdownDrains checks that requests accepted before Shutdown finish.
+func TestShutdownDrains(t *testing.T) {
+	th := startHost(t, daemonSites)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", th.url+"/echo", pr)
+	req.Host = "c.test"
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		res <- result{resp.StatusCode, string(b), err}
+	}()
+	io.WriteString(pw, "accepted before ")
+	for th.state.Load().groups["warm"].Stats().InUse == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- th.Shutdown(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond) // Shutdown is now waiting for us
+	io.WriteString(pw, "shutdown")
+	pw.Close()
+	r := <-res
+	if r.err != nil || r.code != 200 || r.body != "accepted before shutdown" {
+		t.Fatalf("in-flight request: %d %q %v", r.code, r.body, r.err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(th.url + "/"); err == nil {
+		t.Fatal("still accepting after shutdown")
+	}
+}
