@@ -14,7 +14,7 @@ go build -o out/wasgi ../cmd/wasgi
 go build -o out/native ./native
 go build -o out/load ./load
 
-out/wasgi serve -c bench.toml 2>out/wasgi.log &
+${WASGI_ENV:-} out/wasgi serve -c bench.toml 2>out/wasgi.log &
 WASGI=$!
 env -i out/native -addr 127.0.0.1:8091 &
 NATIVE=$!
