@@ -228,3 +228,40 @@ func TestShutdownDrains(t *testing.T) {
 		t.Fatal("still accepting after shutdown")
 	}
 }
+
+// TestIsolationUnderFire floods site a (one instance, 1s timeout) with
+// infinite loops and traps while site b is asked again and again: every
+// answer of b must be a 200. (Latency is measured by bench/isolation.sh,
+// never asserted here.)
+func TestIsolationUnderFire(t *testing.T) {
+	th := startHost(t, daemonSites)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, path := range []string{"/spin", "/abi/body_write", "/alloc", "/panic", "/spin", "/abi/environ_read"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", th.url+path, nil)
+				req.Host = "a.test"
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	for i := range 60 {
+		resp, body := th.do(t, "GET", "c.test", "/counter", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d to the quiet site: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
