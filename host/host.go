@@ -312,6 +312,10 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	if _, port, err := net.SplitHostPort(localAddr(r)); err == nil {
 		q.serverPort = port
 	}
+	if a.cgi != nil {
+		h.serveCGI(w, r, q, a, maxBody)
+		return
+	}
 	bp := environPool.Get().(*[]byte)
 	call := &sandbox.Call{
 		Environ: appendEnviron((*bp)[:0], r, q, a),
@@ -355,6 +359,8 @@ func statusFor(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, sandbox.ErrTimeout):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, sandbox.ErrBadGateway):
+		return http.StatusBadGateway
 	case errors.Is(err, context.Canceled):
 		return 499 // the client went away while queued (nginx's code)
 	}

@@ -96,7 +96,7 @@ func (th *testHost) do(t *testing.T, method, host, target string, body io.Reader
 		t.Fatal(err)
 	}
 	req.Host = host
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +107,9 @@ func (th *testHost) do(t *testing.T, method, host, target string, body io.Reader
 	}
 	return resp, string(b)
 }
+
+// noRedirects shows tests the redirects themselves.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // rawGet sends a request line as is, for paths an http.Client would clean.
 func (th *testHost) rawGet(t *testing.T, host, target string) (int, string) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -45,7 +47,10 @@ type site struct {
 type app struct {
 	site, name string
 	group      *sandbox.Group
-	pool       *sandbox.Pool
+	pool       *sandbox.Pool // abi = "wasgi"
+	cgi        *sandbox.CGI  // abi = "cgi"
+	route      string        // X_MATCHED_ROUTE of a CGI app, WAGI-style: "/mount/..."
+	script     string        // SCRIPT_FILENAME of a CGI app: the module's file name
 	env        []byte // the app's env, pre-encoded
 	log        zerolog.Logger
 }
@@ -114,9 +119,6 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, ac *sites.App, log zerolog.Logger) (*app, error) {
 	a := &app{site: sc.Name, name: ac.Name, group: s.groups[ac.Group]}
 	a.log = log.With().Str("site", sc.Name).Str("app", ac.Name).Logger()
-	if ac.ABI != "" && ac.ABI != "wasgi" {
-		return nil, fmt.Errorf("site %s app %s: abi %q is not supported yet", sc.Name, ac.Name, ac.ABI)
-	}
 	m, err := rt.Compile(ctx, ac.Module)
 	if err != nil {
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
@@ -129,13 +131,20 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
 	}
 	g := s.cfg.Groups[ac.Group]
-	a.pool, err = a.group.NewPool(m, sandbox.AppConfig{
+	cfg := sandbox.AppConfig{
 		Name:        sc.Name + "/" + ac.Name,
 		Env:         ac.Env,
 		Dirs:        dirs,
 		MemoryLimit: uint64(g.MemoryLimit),
 		Logger:      a.log,
-	})
+	}
+	if ac.ABI == "cgi" {
+		a.cgi, err = a.group.NewCGI(m, cfg)
+		a.route = strings.TrimSuffix(ac.Mount, "/") + "/..."
+		a.script = filepath.Base(ac.Module)
+	} else {
+		a.pool, err = a.group.NewPool(m, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 	}
@@ -146,6 +155,9 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 func (s *state) warm(ctx context.Context) error {
 	var errs []error
 	for _, a := range s.apps {
+		if a.pool == nil {
+			continue
+		}
 		if err := a.pool.Warm(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("site %s app %s: %w", a.site, a.name, err))
 		}

@@ -215,6 +215,23 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if m.Kind != Reactor {
 		return nil, fmt.Errorf("sandbox: %s: module %s is a WASI command, not a wasgi reactor", cfg.Name, m.Path)
 	}
+	mc, err := moduleConfig(m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, ErrClosed
+	}
+	g.pools = append(g.pools, p)
+	return p, nil
+}
+
+// moduleConfig is what every instance of an app gets: its args, env,
+// preopens, real clocks and a crypto random source; nothing else.
+func moduleConfig(m *Module, cfg AppConfig) (wazero.ModuleConfig, error) {
 	if cfg.MemoryLimit > 0 && m.MinMemory > cfg.MemoryLimit {
 		return nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
 			cfg.Name, m.Path, m.MinMemory>>10, cfg.MemoryLimit>>10)
@@ -224,9 +241,12 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 		WithArgs(cfg.Name).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader)
-	if m.initialize {
+	switch {
+	case m.Kind == Command:
+		mc = mc.WithStartFunctions(abi.FuncStart)
+	case m.initialize:
 		mc = mc.WithStartFunctions(abi.FuncInitialize)
-	} else {
+	default:
 		mc = mc.WithStartFunctions()
 	}
 	for k, v := range cfg.Env {
@@ -240,15 +260,7 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 			fsc = fsc.WithDirMount(d.Host, d.Guest)
 		}
 	}
-	mc = mc.WithFSConfig(fsc)
-	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return nil, ErrClosed
-	}
-	g.pools = append(g.pools, p)
-	return p, nil
+	return mc.WithFSConfig(fsc), nil
 }
 
 // Warm creates instances until the app has MinInstances of them (idle or
@@ -375,30 +387,13 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 // idle instance of this app or a new one.
 func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	g := p.g
-	select {
-	case g.slots <- struct{}{}:
-	default:
-		g.queued.Add(1)
-		t := time.NewTimer(g.cfg.QueueTimeout)
-		select {
-		case g.slots <- struct{}{}:
-			g.queued.Add(-1)
-			t.Stop()
-		case <-t.C:
-			g.queued.Add(-1)
-			g.refused.Add(1)
-			return nil, ErrQueueTimeout
-		case <-ctx.Done():
-			g.queued.Add(-1)
-			t.Stop()
-			return nil, ctx.Err()
-		}
+	if err := g.acquireSlot(ctx); err != nil {
+		return nil, err
 	}
-	g.inUse.Add(1)
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		p.releaseSlot()
+		g.releaseSlot()
 		return nil, ErrClosed
 	}
 	if n := len(p.idle); n > 0 {
@@ -428,10 +423,39 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		g.alive--
 		p.alive--
 		g.mu.Unlock()
-		p.releaseSlot()
+		g.releaseSlot()
 		return nil, &GuestError{Kind: ErrInstantiate, Err: err}
 	}
 	return in, nil
+}
+
+// acquireSlot waits up to QueueTimeout for a slot of the group's capacity.
+func (g *Group) acquireSlot(ctx context.Context) error {
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		g.queued.Add(1)
+		t := time.NewTimer(g.cfg.QueueTimeout)
+		defer t.Stop()
+		select {
+		case g.slots <- struct{}{}:
+			g.queued.Add(-1)
+		case <-t.C:
+			g.queued.Add(-1)
+			g.refused.Add(1)
+			return ErrQueueTimeout
+		case <-ctx.Done():
+			g.queued.Add(-1)
+			return ctx.Err()
+		}
+	}
+	g.inUse.Add(1)
+	return nil
+}
+
+func (g *Group) releaseSlot() {
+	g.inUse.Add(-1)
+	<-g.slots
 }
 
 // takeOldestIdle removes the least recently used idle instance of the
@@ -469,7 +493,7 @@ func (p *Pool) release(in *instance, ok bool) {
 	}
 	refill := !keep && !g.closed && p.alive < g.cfg.MinInstances
 	g.mu.Unlock()
-	p.releaseSlot()
+	g.releaseSlot()
 	if !keep {
 		if ok && recycle {
 			g.recycled.Add(1)
@@ -486,10 +510,6 @@ func (p *Pool) release(in *instance, ok bool) {
 	}
 }
 
-func (p *Pool) releaseSlot() {
-	p.g.inUse.Add(-1)
-	<-p.g.slots
-}
 
 // instance is one live instantiation of an app's module.
 type instance struct {

@@ -6,10 +6,12 @@ package testwasm
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -44,13 +46,25 @@ func Root(tb testing.TB) string {
 // folder and is replaced atomically, so parallel test processes can share it.
 func Build(tb testing.TB, pkg string) string {
 	tb.Helper()
+	return build(tb, pkg, "-buildmode=c-shared")
+}
+
+// BuildCommand builds the package at pkg as a plain WASI command (a CGI
+// program for abi = "cgi").
+func BuildCommand(tb testing.TB, pkg string) string {
+	tb.Helper()
+	return build(tb, pkg, "-buildmode=exe")
+}
+
+func build(tb testing.TB, pkg, mode string) string {
+	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if p, ok := built[pkg]; ok {
+	if p, ok := built[pkg+mode]; ok {
 		return p
 	}
 	root := Root(tb)
-	sum := sha256.Sum256([]byte(root + "\x00" + pkg))
+	sum := sha256.Sum256([]byte(root + "\x00" + pkg + "\x00" + mode))
 	dir := filepath.Join(os.TempDir(), "wasgi-testwasm")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
@@ -66,7 +80,7 @@ func Build(tb testing.TB, pkg string) string {
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	cmd := exec.Command(gobin, "build", "-buildmode=c-shared", "-o", tmp.Name(), "./"+pkg)
+	cmd := exec.Command(gobin, "build", mode, "-o", tmp.Name(), "./"+pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -75,7 +89,42 @@ func Build(tb testing.TB, pkg string) string {
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		tb.Fatal(err)
 	}
-	built[pkg] = out
+	built[pkg+mode] = out
+	return out
+}
+
+// BuildC compiles a C source file (relative to the module root) with
+// clang for wasm32-wasi, as a reactor or a command, with abi/include on
+// the include path. It skips the test when clang or wasi-libc is missing:
+// `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`.
+func BuildC(tb testing.TB, src string, reactor bool) string {
+	tb.Helper()
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		tb.Skip("testwasm: clang not installed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	key := fmt.Sprint(src, reactor)
+	if p, ok := built[key]; ok {
+		return p
+	}
+	root := Root(tb)
+	dir := filepath.Join(os.TempDir(), "wasgi-testwasm")
+	os.MkdirAll(dir, 0o755)
+	sum := sha256.Sum256([]byte(root + "\x00" + key))
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c")+"-"+hex.EncodeToString(sum[:6])+".wasm")
+	args := []string{"--target=wasm32-wasi", "-O2", "-I", filepath.Join(root, "abi", "include"), "-o", out, filepath.Join(root, src)}
+	if reactor {
+		args = append([]string{"-mexec-model=reactor"}, args...)
+	}
+	if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+		if strings.Contains(string(b), "wasi") && (strings.Contains(string(b), "not found") || strings.Contains(string(b), "No such file")) {
+			tb.Skipf("testwasm: wasi-libc for clang not installed: %s", b)
+		}
+		tb.Fatalf("testwasm: clang %s: %v\n%s", src, err, b)
+	}
+	built[key] = out
 	return out
 }
 

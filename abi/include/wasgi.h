@@ -1,0 +1,68 @@
+/*
+ * wasgi.h — the wasgi guest ABI, version 1, for C (see abi/ABI.md).
+ *
+ * Build a reactor with Debian's clang and wasi-libc:
+ *
+ *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -I abi/include -o app.wasm app.c
+ *
+ * The host calls wasgi_handle() once per request. Read-style imports take a
+ * buffer (ptr, len), write nothing when it is too small and always return
+ * the full length needed. Any (ptr, len) outside the module's memory traps:
+ * the request fails with 500 and the instance is discarded.
+ */
+#ifndef WASGI_H
+#define WASGI_H
+
+#include <stdint.h>
+
+#define WASGI_IMPORT(name) __attribute__((import_module("wasgi"), import_name(name)))
+#define WASGI_EXPORT(name) __attribute__((export_name(name)))
+
+/* Negative results of the imports. */
+#define WASGI_ERR_NOT_ALLOWED     (-1) /* not available in this export */
+#define WASGI_ERR_ALREADY_STARTED (-2) /* start_response called twice */
+#define WASGI_ERR_NOT_STARTED     (-3) /* body_write before start_response */
+#define WASGI_ERR_INVALID_STATUS  (-4)
+#define WASGI_ERR_INVALID_HEADER  (-5)
+#define WASGI_ERR_IO              (-6) /* the client is gone */
+#define WASGI_ERR_BODY_TOO_LARGE  (-7) /* over the server's max_body */
+
+/* Results of wasgi_check_password. */
+#define WASGI_AUTH_OK           1
+#define WASGI_AUTH_DENIED       0
+#define WASGI_AUTH_UNKNOWN_USER (-1)
+
+/* Levels of wasgi_log. */
+#define WASGI_LOG_DEBUG 0
+#define WASGI_LOG_INFO  1
+#define WASGI_LOG_WARN  2
+#define WASGI_LOG_ERROR 3
+
+/* Size of the encoded environ: KEY=VALUE\0 entries. */
+WASGI_IMPORT("environ_len") int32_t wasgi_environ_len(void);
+/* Copies the environ into buf when it fits; returns its full length. */
+WASGI_IMPORT("environ_read") int32_t wasgi_environ_read(uint8_t *buf, uint32_t len);
+/* Reads request body bytes: > 0 read, 0 at the end, < 0 an error. */
+WASGI_IMPORT("body_read") int32_t wasgi_body_read(uint8_t *buf, uint32_t len);
+/* "200 OK" and "Name: value\r\n" lines; once per request. */
+WASGI_IMPORT("start_response") int32_t wasgi_start_response(const char *status, uint32_t status_len,
+                                                            const char *headers, uint32_t headers_len);
+/* Sends response bytes; len 0 flushes. Returns len or an error. */
+WASGI_IMPORT("body_write") int32_t wasgi_body_write(const uint8_t *buf, uint32_t len);
+/* During wasgi_check_password / wasgi_groups_for_user only. */
+WASGI_IMPORT("auth_user") int32_t wasgi_auth_user(uint8_t *buf, uint32_t len);
+WASGI_IMPORT("auth_password") int32_t wasgi_auth_password(uint8_t *buf, uint32_t len);
+/* During wasgi_groups_for_user: newline-separated group names. */
+WASGI_IMPORT("auth_groups") int32_t wasgi_auth_groups(const char *buf, uint32_t len);
+/* Into the host's log, tagged with the site and app. */
+WASGI_IMPORT("log") void wasgi_log(int32_t level, const char *buf, uint32_t len);
+
+/*
+ * Exports an app defines (the first is required):
+ *
+ *   WASGI_EXPORT("wasgi_handle") int32_t wasgi_handle(void);
+ *   WASGI_EXPORT("wasgi_check_password") int32_t wasgi_check_password(void);
+ *   WASGI_EXPORT("wasgi_groups_for_user") int32_t wasgi_groups_for_user(void);
+ */
+
+#endif /* WASGI_H */
