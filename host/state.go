@@ -51,7 +51,7 @@ type app struct {
 	cgi        *sandbox.CGI  // abi = "cgi"
 	route      string        // X_MATCHED_ROUTE of a CGI app, WAGI-style: "/mount/..."
 	script     string        // SCRIPT_FILENAME of a CGI app: the module's file name
-	env        []byte // the app's env, pre-encoded
+	env        []byte        // the app's env, pre-encoded
 	log        zerolog.Logger
 }
 

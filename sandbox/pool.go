@@ -510,7 +510,6 @@ func (p *Pool) release(in *instance, ok bool) {
 	}
 }
 
-
 // instance is one live instantiation of an app's module.
 type instance struct {
 	deadline *atomic.Int64 // of the running call, for sleeps; see boundedSleep
