@@ -3,7 +3,7 @@
 GO ?= go
 WASM = GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 
-.PHONY: run examples test race vet bench fuzz build clean
+.PHONY: run examples c-examples test race vet bench fuzz build clean
 
 build:
 	$(GO) build -o wasgi ./cmd/wasgi
@@ -14,6 +14,12 @@ examples:
 	$(WASM) -o examples/build/subpath.wasm ./examples/subpath
 	$(WASM) -o examples/build/django-like.wasm ./examples/django-like/app
 
+CLANG ?= clang
+c-examples:
+	mkdir -p examples/build
+	$(CLANG) --target=wasm32-wasi -mexec-model=reactor -O2 -I abi/include -o examples/build/c-hello.wasm examples/c-hello/hello.c
+	$(CLANG) --target=wasm32-wasi -O2 -o examples/build/c-hello-cgi.wasm examples/c-hello/cgi.c
+
 run:
 	$(GO) run ./examples/run
 
@@ -22,7 +28,7 @@ test:
 
 vet:
 	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./examples/... ./testdata/guest ./testdata/raw
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./examples/... ./testdata/guest ./testdata/raw ./testdata/conform/sdk ./testdata/conform/cgi ./testdata/cgi-edge
 
 race:
 	$(GO) test -race ./sandbox/... ./host/...

@@ -101,3 +101,44 @@ func BenchmarkRouter1000Sites(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDoors is one /info request through each door of the
+// conformance kit, in process: the Go SDK reactor, a Go CGI program, a C
+// reactor and a C CGI program. Reactors reuse a warm instance; CGI
+// creates an instance per request.
+func BenchmarkDoors(b *testing.B) {
+	doors := []struct {
+		name  string
+		build func(b *testing.B) string
+		abi   string
+	}{
+		{"go-reactor", func(b *testing.B) string { return testwasm.Build(b, "testdata/conform/sdk") }, "wasgi"},
+		{"go-cgi", func(b *testing.B) string { return testwasm.BuildCommand(b, "testdata/conform/cgi") }, "cgi"},
+		{"c-reactor", func(b *testing.B) string { return testwasm.BuildC(b, "testdata/conform/c/reactor.c", true) }, "wasgi"},
+		{"c-cgi", func(b *testing.B) string { return testwasm.BuildC(b, "testdata/conform/c/cgi.c", false) }, "cgi"},
+	}
+	for _, d := range doors {
+		b.Run(d.name, func(b *testing.B) {
+			cfgText := fmt.Sprintf("[server]\ncache_dir = %q\naccess_log = \"off\"\n[[site]]\nname = \"s\"\nhosts = [\"*\"]\n  [[site.app]]\n  name = \"a\"\n  mount = \"/\"\n  module = %q\n  abi = %q\n",
+				testwasm.CacheDir(b), d.build(b), d.abi)
+			cfg, err := sites.Parse(b.TempDir()+"/wasgi.toml", []byte(cfgText))
+			if err != nil {
+				b.Fatal(err)
+			}
+			h, err := New(context.Background(), cfg, zerolog.Nop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Shutdown(context.Background())
+			req := httptest.NewRequest("GET", "http://bench.test/info?x=1", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatal(w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+}
