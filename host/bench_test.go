@@ -32,15 +32,7 @@ hosts = ["*"]
   mount = "/"
   module = "{hello}"
 `)
-	cfg, err := sites.Parse(dir+"/wasgi.toml", []byte(cfgText))
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := New(context.Background(), cfg, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Shutdown(context.Background())
+	h := benchHost(b, dir, cfgText)
 	req := httptest.NewRequest("GET", "http://bench.test/hello/world", nil)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -121,15 +113,7 @@ func BenchmarkDoors(b *testing.B) {
 		b.Run(d.name, func(b *testing.B) {
 			cfgText := fmt.Sprintf("[server]\ncache_dir = %q\naccess_log = \"off\"\n[[site]]\nname = \"s\"\nhosts = [\"*\"]\n  [[site.app]]\n  name = \"a\"\n  mount = \"/\"\n  module = %q\n  abi = %q\n",
 				testwasm.CacheDir(b), d.build(b), d.abi)
-			cfg, err := sites.Parse(b.TempDir()+"/wasgi.toml", []byte(cfgText))
-			if err != nil {
-				b.Fatal(err)
-			}
-			h, err := New(context.Background(), cfg, zerolog.Nop())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Shutdown(context.Background())
+			h := benchHost(b, b.TempDir(), cfgText)
 			req := httptest.NewRequest("GET", "http://bench.test/info?x=1", nil)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -141,4 +125,20 @@ func BenchmarkDoors(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchHost is a host for in-process benchmarks (no listener), closed at
+// the end of the benchmark.
+func benchHost(b *testing.B, dir, cfgText string) *Host {
+	b.Helper()
+	cfg, err := sites.Parse(dir+"/wasgi.toml", []byte(cfgText))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := New(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Shutdown(context.Background()) })
+	return h
 }

@@ -1,21 +1,14 @@
 package host
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/wasgi/wasgi/abi/abitest"
 	"github.com/wasgi/wasgi/internal/testwasm"
-	"github.com/wasgi/wasgi/sites"
 )
 
 // serveApps starts a host with one site "conform.test" mounting each
@@ -23,32 +16,11 @@ import (
 func serveApps(t *testing.T, apps []confApp) *testHost {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "[server]\ncache_dir = %q\naccess_log = \"off\"\n[groups.g]\nrequest_timeout = \"2s\"\n[[site]]\nname = \"conform\"\nhosts = [\"conform.test\"]\n", testwasm.CacheDir(t))
+	fmt.Fprintf(&b, "[server]\ncache_dir = \"{cache}\"\naccess_log = \"off\"\n[groups.g]\nrequest_timeout = \"2s\"\n[[site]]\nname = \"conform\"\nhosts = [\"conform.test\"]\n")
 	for _, a := range apps {
 		fmt.Fprintf(&b, "  [[site.app]]\n  name = %q\n  mount = %q\n  module = %q\n  abi = %q\n  group = \"g\"\n", "app"+strings.ReplaceAll(a.mount, "/", "-"), a.mount, a.module, a.abi)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "wasgi.toml")
-	os.WriteFile(path, []byte(b.String()), 0o644)
-	cfg, err := sites.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server.Listen = []string{"127.0.0.1:0"}
-	logs := &syncBuffer{}
-	h, err := New(context.Background(), cfg, zerolog.New(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		h.Shutdown(ctx)
-	})
-	return &testHost{Host: h, url: "http://" + h.Addrs()[0].String(), logs: logs, dir: dir}
+	return startHost(t, b.String())
 }
 
 type confApp struct{ mount, module, abi string }

@@ -15,21 +15,7 @@ import (
 // BenchmarkPoolServe is one request through a warm pool and the hello
 // example: wazero call, ABI imports, the Go SDK and handler.
 func BenchmarkPoolServe(b *testing.B) {
-	rt, err := New(context.Background(), Options{CacheDir: testwasm.CacheDir(b), Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close(context.Background())
-	m, err := rt.Compile(context.Background(), testwasm.Build(b, "examples/hello"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := rt.NewGroup(GroupConfig{Instances: 1, RequestTimeout: time.Minute, QueueTimeout: time.Minute})
-	defer g.Close(context.Background())
-	p, err := g.NewPool(m, AppConfig{Name: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := benchPool(b, AppConfig{Name: "bench"})
 	env, _ := abi.AppendEnviron(nil, "REQUEST_METHOD", "GET")
 	env, _ = abi.AppendEnviron(env, "PATH_INFO", "/hello")
 	w := &discardWriter{}
@@ -45,21 +31,7 @@ func BenchmarkPoolServe(b *testing.B) {
 // BenchmarkNewInstance is creating one instance of the hello example from
 // its compiled module (instantiate + _initialize, Go's package init).
 func BenchmarkNewInstance(b *testing.B) {
-	rt, err := New(context.Background(), Options{CacheDir: testwasm.CacheDir(b), Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close(context.Background())
-	m, err := rt.Compile(context.Background(), testwasm.Build(b, "examples/hello"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := rt.NewGroup(GroupConfig{Instances: 1, RequestTimeout: time.Minute, QueueTimeout: time.Minute})
-	defer g.Close(context.Background())
-	p, err := g.NewPool(m, AppConfig{Name: "bench", MemoryLimit: 256 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := benchPool(b, AppConfig{Name: "bench", MemoryLimit: 256 << 20})
 	b.ReportAllocs()
 	for b.Loop() {
 		in, err := p.newInstance(context.Background())
@@ -68,6 +40,27 @@ func BenchmarkNewInstance(b *testing.B) {
 		}
 		in.close(context.Background())
 	}
+}
+
+// benchPool is a pool of the hello example in a group of one instance.
+func benchPool(b *testing.B, ac AppConfig) *Pool {
+	b.Helper()
+	rt, err := New(context.Background(), Options{CacheDir: testwasm.CacheDir(b), Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rt.Close(context.Background()) })
+	m, err := rt.Compile(context.Background(), testwasm.Build(b, "examples/hello"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := rt.NewGroup(GroupConfig{Instances: 1, RequestTimeout: time.Minute, QueueTimeout: time.Minute})
+	b.Cleanup(func() { g.Close(context.Background()) })
+	p, err := g.NewPool(m, ac)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
 }
 
 type discardWriter struct{ h map[string][]string }
