@@ -18,7 +18,11 @@ func serveApps(t *testing.T, apps []confApp) *testHost {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[server]\ncache_dir = \"{cache}\"\naccess_log = \"off\"\n[groups.g]\nrequest_timeout = \"2s\"\n[[site]]\nname = \"conform\"\nhosts = [\"conform.test\"]\n")
 	for _, a := range apps {
-		fmt.Fprintf(&b, "  [[site.app]]\n  name = %q\n  mount = %q\n  module = %q\n  abi = %q\n  group = \"g\"\n", "app"+strings.ReplaceAll(a.mount, "/", "-"), a.mount, a.module, a.abi)
+		name := "app" + strings.ReplaceAll(a.mount, "/", "-")
+		fmt.Fprintf(&b, "  [[site.app]]\n  name = %q\n  mount = %q\n  module = %q\n  abi = %q\n  group = \"g\"\n", name, a.mount, a.module, a.abi)
+		if a.abi == "wasgi" {
+			fmt.Fprintf(&b, "  [[site.location]]\n  url = %q\n  auth = %q\n  require = [\"group staff\"]\n", strings.TrimSuffix(a.mount, "/")+"/info/private/", name)
+		}
 	}
 	return startHost(t, b.String())
 }
@@ -46,9 +50,11 @@ func TestConformance(t *testing.T) {
 			for _, mount := range []string{"/", "/app"} {
 				th := serveApps(t, []confApp{{mount, module, tg.abi}})
 				m := strings.TrimSuffix(mount, "/")
-				t.Run("mount="+mount, func(t *testing.T) {
-					abitest.Run(t, abitest.Target{URL: th.url, Host: "conform.test", Mount: m})
-				})
+				tg2 := abitest.Target{URL: th.url, Host: "conform.test", Mount: m}
+				if tg.abi == "wasgi" {
+					tg2.Protected = "/info/private"
+				}
+				t.Run("mount="+mount, func(t *testing.T) { abitest.Run(t, tg2) })
 			}
 		})
 	}

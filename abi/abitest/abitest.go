@@ -6,17 +6,23 @@
 //
 // The behaviour, below the app's mount:
 //
-//	GET|HEAD /info[/...]  200 text/plain "method=M path=PATH_INFO query=QUERY_STRING\n"
+//	GET|HEAD /info[/...]  200 text/plain "method=M path=PATH_INFO query=QUERY_STRING user=REMOTE_USER\n"
 //	POST /echo            200 application/octet-stream, the request body
 //	GET /headers          200 text/plain "headers=N\n", N = request headers named X-Test-*
 //	GET /redirect         302 Location: SCRIPT_NAME + "/info"
 //	GET /stream           200 text/plain "chunk 1\n" "chunk 2\n" "chunk 3\n", flushed one by one
 //	anything else         404 text/plain "not found\n"
+//
+// A reactor guest also answers the auth exports for one user, "conform"
+// with password "secret", in groups "staff" and "users" (see
+// [CheckPassword], [GroupsForUser]); Run checks them through a location
+// that the host protects with the guest as auth provider.
 package abitest
 
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,16 +30,38 @@ import (
 	"testing"
 )
 
+// The one user of the conformance guests.
+const (
+	User     = "conform"
+	Password = "secret"
+)
+
+// CheckPassword is the conformance guests' password check.
+func CheckPassword(user, password string) (ok, known bool) {
+	if user != User {
+		return false, false
+	}
+	return password == Password, true
+}
+
+// GroupsForUser is the conformance guests' group lookup.
+func GroupsForUser(user string) []string {
+	if user == User {
+		return []string{"staff", "users"}
+	}
+	return nil
+}
+
 // Handler is the conformance behaviour as an http.Handler, for Go guests.
-// split returns SCRIPT_NAME and PATH_INFO of a request (guest.ScriptName
-// and guest.PathInfo under the SDK, the environment under CGI).
-func Handler(split func(*http.Request) (scriptName, pathInfo string)) http.Handler {
+// env returns an environ value of a request (guest.Environ(r)[key] under
+// the SDK, os.Getenv under CGI).
+func Handler(env func(r *http.Request, key string) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		script, path := split(r)
+		script, path := env(r, "SCRIPT_NAME"), env(r, "PATH_INFO")
 		switch {
 		case path == "/info" || strings.HasPrefix(path, "/info/"):
 			w.Header().Set("Content-Type", "text/plain")
-			fmt.Fprintf(w, "method=%s path=%s query=%s\n", r.Method, path, r.URL.RawQuery)
+			fmt.Fprintf(w, "method=%s path=%s query=%s user=%s\n", r.Method, path, r.URL.RawQuery, env(r, "REMOTE_USER"))
 		case path == "/echo":
 			w.Header().Set("Content-Type", "application/octet-stream")
 			io.Copy(w, r.Body)
@@ -70,6 +98,10 @@ type Target struct {
 	URL   string // "http://127.0.0.1:8080"
 	Host  string // Host header of the site
 	Mount string // the app's mount: "" or "/conform"
+	// Protected, when set, is a URL prefix below the mount, under /info/,
+	// that the host protects with `require = ["group staff"]` and this app
+	// as auth provider (reactors only: a CGI program has no auth exports).
+	Protected string
 }
 
 // Run checks the conformance request set against t.
@@ -89,8 +121,8 @@ func Run(t *testing.T, tg Target) {
 		want               string
 		wantHeader         map[string]string
 	}{
-		{"get with query", "GET", "/info?x=1&y=caf%C3%A9", nil, nil, 200, "method=GET path=/info query=x=1&y=caf%C3%A9\n", map[string]string{"Content-Type": "text/plain"}},
-		{"non-ASCII path", "GET", "/info/caf%C3%A9/%E6%97%A5%E6%9C%AC", nil, nil, 200, "method=GET path=/info/café/日本 query=\n", nil},
+		{"get with query", "GET", "/info?x=1&y=caf%C3%A9", nil, nil, 200, "method=GET path=/info query=x=1&y=caf%C3%A9 user=\n", map[string]string{"Content-Type": "text/plain"}},
+		{"non-ASCII path", "GET", "/info/caf%C3%A9/%E6%97%A5%E6%9C%AC", nil, nil, 200, "method=GET path=/info/café/日本 query= user=\n", nil},
 		{"head", "HEAD", "/info", nil, nil, 200, "", nil},
 		{"post 1 MiB", "POST", "/echo", big, nil, 200, string(big), nil},
 		{"post empty", "POST", "/echo", []byte{}, nil, 200, "", nil},
@@ -98,6 +130,27 @@ func Run(t *testing.T, tg Target) {
 		{"redirect", "GET", "/redirect", nil, nil, 302, "", map[string]string{"Location": tg.Mount + "/info"}},
 		{"not found", "GET", "/nope", nil, nil, 404, "not found\n", nil},
 		{"streamed", "GET", "/stream", nil, nil, 200, "chunk 1\nchunk 2\nchunk 3\n", nil},
+	}
+	if tg.Protected != "" {
+		auth := func(user, pass string) http.Header {
+			h := http.Header{}
+			h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+			return h
+		}
+		p := tg.Protected
+		cases = append(cases, []struct {
+			name, method, path string
+			body               []byte
+			header             http.Header
+			status             int
+			want               string
+			wantHeader         map[string]string
+		}{
+			{"auth: no credentials", "GET", p, nil, nil, 401, "", nil},
+			{"auth: wrong password", "GET", p, nil, auth(User, "wrong"), 401, "", nil},
+			{"auth: unknown user", "GET", p, nil, auth("nobody", Password), 401, "", nil},
+			{"auth: group member", "GET", p, nil, auth(User, Password), 200, "method=GET path=" + p + " query= user=conform\n", nil},
+		}...)
 	}
 	client := &http.Client{
 		Transport:     &http.Transport{DisableCompression: true},
@@ -128,6 +181,12 @@ func Run(t *testing.T, tg Target) {
 			}
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d (%.200q)", resp.StatusCode, tc.status, got)
+			}
+			if tc.status == 401 {
+				if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic realm=") {
+					t.Fatalf("401 without a Basic challenge: %v", resp.Header)
+				}
+				return
 			}
 			if string(got) != tc.want {
 				t.Fatalf("body %.200q (%d bytes), want %.200q (%d bytes)", got, len(got), tc.want, len(tc.want))

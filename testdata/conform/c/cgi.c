@@ -17,7 +17,8 @@ static const char *env(const char *k) {
 int main(void) {
 	const char *path = env("PATH_INFO");
 	if (strcmp(path, "/info") == 0 || strncmp(path, "/info/", 6) == 0) {
-		printf("Content-Type: text/plain\r\n\r\nmethod=%s path=%s query=%s\n", env("REQUEST_METHOD"), path, env("QUERY_STRING"));
+		printf("Content-Type: text/plain\r\n\r\nmethod=%s path=%s query=%s user=%s\n", env("REQUEST_METHOD"), path,
+		       env("QUERY_STRING"), env("REMOTE_USER"));
 	} else if (strcmp(path, "/echo") == 0) {
 		printf("Content-Type: application/octet-stream\r\n\r\n");
 		fflush(stdout);

@@ -44,7 +44,8 @@ int32_t wasgi_handle(void) {
 	char line[8192];
 	if (strcmp(path, "/info") == 0 || strncmp(path, "/info/", 6) == 0) {
 		start("200 OK", "Content-Type: text/plain\r\n");
-		snprintf(line, sizeof line, "method=%s path=%s query=%s\n", method, path, env_get("QUERY_STRING"));
+		snprintf(line, sizeof line, "method=%s path=%s query=%s user=%s\n", method, path, env_get("QUERY_STRING"),
+		         env_get("REMOTE_USER"));
 		write_str(line);
 	} else if (strcmp(path, "/echo") == 0) {
 		start("200 OK", "Content-Type: application/octet-stream\r\n");

@@ -12,8 +12,8 @@ import (
 )
 
 func main() {
-	err := cgi.Serve(abitest.Handler(func(*http.Request) (string, string) {
-		return os.Getenv("SCRIPT_NAME"), os.Getenv("PATH_INFO")
+	err := cgi.Serve(abitest.Handler(func(_ *http.Request, key string) string {
+		return os.Getenv(key)
 	}))
 	if err != nil {
 		os.Exit(1)

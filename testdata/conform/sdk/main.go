@@ -6,12 +6,15 @@ import (
 
 	"github.com/wasgi/wasgi/abi/abitest"
 	"github.com/wasgi/wasgi/abi/guest"
+	"github.com/wasgi/wasgi/abi/guest/auth"
 )
 
 func init() {
-	guest.Serve(abitest.Handler(func(r *http.Request) (string, string) {
-		return guest.ScriptName(r), guest.PathInfo(r)
+	guest.Serve(abitest.Handler(func(r *http.Request, key string) string {
+		return guest.Environ(r)[key]
 	}))
+	auth.CheckPassword(abitest.CheckPassword)
+	auth.GroupsForUser(abitest.GroupsForUser)
 }
 
 func main() {}
