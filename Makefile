@@ -13,6 +13,7 @@ examples:
 	$(WASM) -o examples/build/two-sites.wasm ./examples/two-sites/app
 	$(WASM) -o examples/build/subpath.wasm ./examples/subpath
 	$(WASM) -o examples/build/django-like.wasm ./examples/django-like/app
+	$(WASM) -o examples/build/auth.wasm ./examples/auth/app
 
 CLANG ?= clang
 c-examples:

@@ -34,6 +34,7 @@ func TestExamples(t *testing.T) {
 		"examples/two-sites/app":   "two-sites.wasm",
 		"examples/subpath":         "subpath.wasm",
 		"examples/django-like/app": "django-like.wasm",
+		"examples/auth/app":        "auth.wasm",
 	} {
 		b, err := os.ReadFile(testwasm.Build(t, pkg))
 		if err != nil {
@@ -81,6 +82,9 @@ func TestExamples(t *testing.T) {
 		{"django.localhost", "/favicon.ico", 200, nil, nil},
 		{"django.localhost", "/admin/", 200, []string{"admin"}, nil},
 		{"django.localhost", "/static/", 403, nil, nil},
+		{"auth.localhost", "/", 200, []string{"Public page"}, nil},
+		{"auth.localhost", "/admin/", 401, nil, nil},
+		{"auth.localhost", "/private/report.txt", 401, nil, []string{"Quarterly"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.host+tc.path, func(t *testing.T) {
@@ -99,6 +103,33 @@ func TestExamples(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The auth example: its own user database decides.
+	authCases := []struct {
+		path, user, password string
+		status               int
+		want                 string
+	}{
+		{"/admin/", "alice", "wonderland", 200, "Hello alice (AUTH_TYPE Basic). The app saw your password: false."},
+		{"/admin/", "bob", "builder", 403, ""},
+		{"/admin/", "alice", "wrong", 401, ""},
+		{"/admin/", "mallory", "x", 401, ""},
+		{"/private/report.txt", "bob", "builder", 200, "Quarterly report"},
+	}
+	for _, tc := range authCases {
+		req, _ := http.NewRequest("GET", th.url+tc.path, nil)
+		req.Host = "auth.localhost"
+		req.SetBasicAuth(tc.user, tc.password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s as %s: %d %q, want %d %q", tc.path, tc.user, resp.StatusCode, b, tc.status, tc.want)
+		}
 	}
 
 	// Upload with a UTF-8 name through the app; the /media/ alias serves it.

@@ -18,6 +18,7 @@ var apps = [][2]string{
 	{"./examples/two-sites/app", "two-sites.wasm"},
 	{"./examples/subpath", "subpath.wasm"},
 	{"./examples/django-like/app", "django-like.wasm"},
+	{"./examples/auth/app", "auth.wasm"},
 }
 
 func main() {
