@@ -50,7 +50,8 @@ const (
 	// `wasgi_groups_for_user() -> i32`, like mod_wsgi's WSGIAuthGroupScript
 	// groups_for_user(environ, user). The guest reads the user name with
 	// [FuncAuthUser] and answers with [FuncAuthGroups]; it returns 0 on
-	// success, anything else is an error (the user is then in no group).
+	// success. Anything else is a provider failure: the host answers 500
+	// (it fails closed, never treating the user as admitted).
 	FuncGroupsForUser = "wasgi_groups_for_user"
 
 	// FuncInitialize is the WASI reactor initialiser `_initialize()`. The

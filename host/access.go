@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,14 +18,69 @@ type accessLogger interface {
 	log(r *http.Request, q *request, s *site, rt *route, w *logWriter, d time.Duration)
 }
 
-func newAccessLogger(format string, l zerolog.Logger) accessLogger {
-	switch format {
-	case "off":
-		return offLog{}
-	case "json":
-		return jsonLog{l}
+// newAccessLogger makes the access log of a config: Apache's combined
+// format or JSON lines, to stdout or to a file that ReopenLogs reopens.
+func newAccessLogger(format, path string, l zerolog.Logger) (accessLogger, *logFile, error) {
+	if format == "off" {
+		return offLog{}, nil, nil
 	}
-	return &combinedLog{w: os.Stdout}
+	var w io.Writer = os.Stdout
+	var f *logFile
+	if path != "" {
+		var err error
+		if f, err = openLogFile(path); err != nil {
+			return nil, nil, err
+		}
+		w = f
+	}
+	if format == "json" {
+		if f != nil {
+			l = zerolog.New(f).With().Timestamp().Logger()
+		}
+		return jsonLog{l}, f, nil
+	}
+	return &combinedLog{w: w}, f, nil
+}
+
+// logFile is an append-only log file that can be reopened after logrotate
+// moved it away (SIGUSR1).
+type logFile struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+func openLogFile(path string) (*logFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("host: access log: %w", err)
+	}
+	return &logFile{path: path, f: f}, nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
+// Reopen closes the file and opens its path again.
+func (l *logFile) Reopen() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("host: reopen access log: %w", err)
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	return old.Close()
+}
+
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
 }
 
 type offLog struct{}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // statusCounts counts responses by status class (1xx..5xx).
@@ -17,6 +18,25 @@ func (c *statusCounts) add(status int) {
 	if i := status / 100; i >= 1 && i <= 5 {
 		c[i].Add(1)
 	}
+}
+
+// durationBuckets are the latency histogram's upper bounds, in seconds.
+var durationBuckets = [...]float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// histogram is a Prometheus histogram of request durations.
+type histogram struct {
+	counts [len(durationBuckets) + 1]atomic.Int64 // last: +Inf
+	sumNS  atomic.Int64
+}
+
+func (h *histogram) observe(d time.Duration) {
+	s := d.Seconds()
+	i := 0
+	for i < len(durationBuckets) && s > durationBuckets[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sumNS.Add(int64(d))
 }
 
 // adminHandler serves the admin listener: never the public one.
@@ -63,6 +83,19 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
+	}
+	fmt.Fprintln(bw, "# HELP wasgi_request_duration_seconds Time from request to the end of the response, by site.")
+	fmt.Fprintln(bw, "# TYPE wasgi_request_duration_seconds histogram")
+	for _, st := range s.sites {
+		var cum int64
+		for i, le := range durationBuckets {
+			cum += st.latency.counts[i].Load()
+			fmt.Fprintf(bw, "wasgi_request_duration_seconds_bucket{site=%s,le=\"%g\"} %d\n", label(st.name), le, cum)
+		}
+		cum += st.latency.counts[len(durationBuckets)].Load()
+		fmt.Fprintf(bw, "wasgi_request_duration_seconds_bucket{site=%s,le=\"+Inf\"} %d\n", label(st.name), cum)
+		fmt.Fprintf(bw, "wasgi_request_duration_seconds_sum{site=%s} %g\n", label(st.name), time.Duration(st.latency.sumNS.Load()).Seconds())
+		fmt.Fprintf(bw, "wasgi_request_duration_seconds_count{site=%s} %d\n", label(st.name), cum)
 	}
 	type metric struct {
 		name, help, typ string

@@ -66,10 +66,9 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 // unknown user; a provider failure is an error, never a way in.
 func (h *Host) authenticate(r *http.Request, q *request, s *state, provider *app, user, password string, wantGroups bool) (groups []string, ok bool, err error) {
 	key := authKey(provider, user, password)
+	var cached *authEntry
 	if s.authCache != nil {
-		if groups, ok := s.authCache.get(key); ok {
-			return groups, true, nil
-		}
+		cached = s.authCache.get(key)
 	}
 	bp := environPool.Get().(*[]byte)
 	defer environPool.Put(bp)
@@ -77,28 +76,33 @@ func (h *Host) authenticate(r *http.Request, q *request, s *state, provider *app
 	pq.passAuth = false
 	call := &sandbox.Call{
 		Environ:  appendEnviron((*bp)[:0], r, &pq, provider),
-		Log:      provider.log.With().Str("request_id", q.id).Logger(),
+		Log:      provider.guestLog.With().Str("request_id", q.id).Logger(),
 		User:     user,
 		Password: password,
 	}
 	defer func() { *bp = call.Environ[:0] }()
-	code, err := provider.pool.CheckPassword(r.Context(), call)
-	if err != nil {
-		return nil, false, err
-	}
-	if code != 1 { // abi.AuthOK
-		return nil, false, nil
-	}
-	if wantGroups {
-		if groups, err = provider.pool.GroupsForUser(r.Context(), call); err != nil {
+	if cached == nil {
+		code, err := provider.pool.CheckPassword(r.Context(), call)
+		if err != nil {
 			return nil, false, err
 		}
-		groups = append([]string(nil), groups...)
+		if code != 1 { // abi.AuthOK
+			return nil, false, nil
+		}
+		cached = &authEntry{}
+	}
+	// A cached success from a rule without groups has not asked for them.
+	if wantGroups && !cached.hasGroups {
+		groups, err := provider.pool.GroupsForUser(r.Context(), call)
+		if err != nil {
+			return nil, false, err
+		}
+		cached = &authEntry{groups: append([]string(nil), groups...), hasGroups: true}
 	}
 	if s.authCache != nil {
-		s.authCache.put(key, groups)
+		s.authCache.put(key, cached)
 	}
-	return groups, true, nil
+	return cached.groups, true, nil
 }
 
 // challenge answers 401 with the rule's realm.
@@ -148,8 +152,9 @@ type authCache struct {
 }
 
 type authEntry struct {
-	groups  []string
-	expires time.Time
+	groups    []string
+	hasGroups bool // groups were asked for (a group rule was checked)
+	expires   time.Time
 }
 
 // maxAuthEntries bounds the cache; when full it is emptied.
@@ -159,22 +164,28 @@ func newAuthCache(ttl time.Duration) *authCache {
 	return &authCache{ttl: ttl, m: map[string]authEntry{}}
 }
 
-func (c *authCache) get(key string) ([]string, bool) {
+// get returns a live entry, or nil.
+func (c *authCache) get(key string) *authEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[key]
 	if !ok || time.Now().After(e.expires) {
 		delete(c.m, key)
-		return nil, false
+		return nil
 	}
-	return e.groups, true
+	return &e
 }
 
-func (c *authCache) put(key string, groups []string) {
+// put stores an entry; a refreshed one keeps its first expiry, so a busy
+// user is still re-checked every TTL.
+func (c *authCache) put(key string, e *authEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= maxAuthEntries {
 		clear(c.m)
 	}
-	c.m[key] = authEntry{groups: groups, expires: time.Now().Add(c.ttl)}
+	if e.expires.IsZero() {
+		e.expires = time.Now().Add(c.ttl)
+	}
+	c.m[key] = *e
 }

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/internal/testwasm"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -193,6 +197,38 @@ func TestAuthCache(t *testing.T) {
 	}
 	if got := calls(); got != "3" {
 		t.Fatalf("check_password calls = %s, want 3 (1 cached success, 2 failures)", got)
+	}
+	// A success cached by a rule without groups still serves a group rule.
+	if resp, _ := th.authGet(t, "/any/env", basic("élodie", "pässwörd")); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	if resp, _ := th.authGet(t, "/admin/env", basic("élodie", "pässwörd")); resp.StatusCode != 200 {
+		t.Fatalf("group rule after a cached valid-user success: %s", resp.Status)
+	}
+}
+
+func TestAuthProviderMustExportCheckPassword(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := sites.Load(writeConfig(t, dir, strings.ReplaceAll(`
+[server]
+cache_dir = "{cache}"
+[[site]]
+name = "s"
+hosts = ["s.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "HELLO"
+  [[site.location]]
+  url = "/admin/"
+  auth = "main"
+  require = ["valid-user"]
+`, "HELLO", testwasm.Build(t, "examples/hello"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(context.Background(), cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "does not export wasgi_check_password") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

@@ -33,7 +33,7 @@ func (h *Host) serveCGI(w *logWriter, r *http.Request, q *request, a *app, maxBo
 		Args:  args,
 		Stdin: http.MaxBytesReader(w, r.Body, maxBody),
 		W:     w,
-		Log:   a.log.With().Str("request_id", q.id).Logger(),
+		Log:   a.guestLog.With().Str("request_id", q.id).Logger(),
 	}
 	err := a.cgi.Serve(r.Context(), call)
 	*bp = env[:0]

@@ -41,10 +41,11 @@ type Host struct {
 	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
 	draining atomic.Bool                     // Shutdown started: /readyz says 503
 
-	mu      sync.Mutex
-	servers []*http.Server
-	addrs   []net.Addr
-	admin   net.Addr
+	mu       sync.Mutex
+	servers  []*http.Server // public listeners
+	addrs    []net.Addr
+	adminSrv *http.Server
+	admin    net.Addr
 }
 
 // New compiles every module of cfg and creates its groups and pools, so
@@ -55,10 +56,12 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 		return nil, err
 	}
 	h := &Host{log: log, rt: rt}
-	if err := h.loadCert(cfg); err != nil {
+	cert, err := loadCert(cfg)
+	if err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
+	h.cert.Store(cert)
 	s, err := build(ctx, rt, cfg, log)
 	if err != nil {
 		rt.Close(ctx)
@@ -94,7 +97,8 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 // unchanged modules are not compiled again. On error the old config keeps
 // serving.
 func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
-	if err := h.loadCert(cfg); err != nil {
+	cert, err := loadCert(cfg)
+	if err != nil {
 		return err
 	}
 	s, err := build(ctx, h.rt, cfg, h.log)
@@ -105,8 +109,23 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 		s.close(ctx)
 		return err
 	}
+	if cert != nil { // only once the whole new config is good
+		h.cert.Store(cert)
+	}
+	if (cfg.Server.TLS != nil) != (h.state.Load().cfg.Server.TLS != nil) {
+		h.log.Warn().Msg("turning [server] tls on or off needs a restart; the listeners keep their mode")
+	}
 	old := h.state.Swap(s)
 	old.release()
+	return nil
+}
+
+// ReopenLogs reopens the access log file (SIGUSR1, after logrotate moved
+// it away).
+func (h *Host) ReopenLogs() error {
+	if s := h.state.Load(); s != nil && s.accessFile != nil {
+		return s.accessFile.Reopen()
+	}
 	return nil
 }
 
@@ -121,6 +140,10 @@ func (h *Host) Listen() error {
 			s.Close()
 		}
 		h.servers, h.addrs = nil, nil
+		if h.adminSrv != nil {
+			h.adminSrv.Close()
+			h.adminSrv = nil
+		}
 		return err
 	}
 	for _, addr := range cfg.Listen {
@@ -147,7 +170,7 @@ func (h *Host) Listen() error {
 			return fail(fmt.Errorf("host: admin listen %s: %w", cfg.Admin, err))
 		}
 		srv := h.newServer(cfg, h.adminHandler())
-		h.servers = append(h.servers, srv)
+		h.adminSrv = srv
 		h.admin = ln.Addr()
 		h.serve(srv, ln, false)
 	}
@@ -169,18 +192,17 @@ func (h *Host) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 	}()
 }
 
-// loadCert reads the [server] tls pair, so that a reload with a renewed
-// certificate takes effect without a restart.
-func (h *Host) loadCert(cfg *sites.Config) error {
+// loadCert reads the [server] tls pair (nil without tls), so that a
+// reload with a renewed certificate takes effect without a restart.
+func loadCert(cfg *sites.Config) (*tls.Certificate, error) {
 	if cfg.Server.TLS == nil {
-		return nil
+		return nil, nil
 	}
 	pair, err := tls.LoadX509KeyPair(cfg.Server.TLS.Cert, cfg.Server.TLS.Key)
 	if err != nil {
-		return fmt.Errorf("host: tls: %w", err)
+		return nil, fmt.Errorf("host: tls: %w", err)
 	}
-	h.cert.Store(&pair)
-	return nil
+	return &pair, nil
 }
 
 // Addrs returns the addresses Listen opened (useful with port 0).
@@ -209,19 +231,34 @@ func (h *Host) newServer(cfg sites.Server, handler http.Handler) *http.Server {
 
 // Shutdown stops accepting connections, waits for in-flight requests until
 // ctx ends, then closes every instance.
+//
+// The public listeners drain together (none keeps accepting while another
+// drains); the admin listener closes last, so /readyz answers 503 to load
+// balancers for the whole drain.
 func (h *Host) Shutdown(ctx context.Context) error {
-	h.draining.Store(true)
+	if h.draining.Swap(true) {
+		return nil // already shut down
+	}
 	h.mu.Lock()
-	servers := h.servers
+	servers, admin := h.servers, h.adminSrv
 	h.mu.Unlock()
-	var errs []error
-	for _, s := range servers {
-		errs = append(errs, s.Shutdown(ctx))
+	errs := make([]error, len(servers)+2)
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	if admin != nil {
+		errs[len(servers)] = admin.Shutdown(ctx)
 	}
 	if s := h.state.Load(); s != nil {
 		s.close(ctx)
 	}
-	errs = append(errs, h.rt.Close(ctx))
+	errs[len(servers)+1] = h.rt.Close(ctx)
 	return errors.Join(errs...)
 }
 
@@ -234,7 +271,10 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release()
 
-	q := &request{id: h.reqID.next()}
+	q := &request{id: requestID(r.Header.Get("X-Request-Id"))}
+	if q.id == "" {
+		q.id = h.reqID.next()
+	}
 	w.Header().Set("X-Request-Id", q.id)
 	lw := &logWriter{ResponseWriter: w}
 	var st *site
@@ -242,6 +282,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if st != nil {
 			st.count(rt, lw.status)
+			st.latency.observe(time.Since(start))
 		}
 		s.access.log(r, q, st, rt, lw, time.Since(start))
 	}()
@@ -265,12 +306,21 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(lw, r, q, http.StatusNotFound, nil)
 		return
 	}
+	// SCRIPT_NAME, PATH_INFO and SERVER_PORT first: an auth provider sees
+	// them too.
+	if rt.app != nil {
+		q.scriptName, q.pathInfo = splitMount(rt.prefix, p)
+	} else {
+		q.pathInfo = p
+	}
+	if _, port, err := net.SplitHostPort(localAddr(r)); err == nil {
+		q.serverPort = port
+	}
 	loc, passAuth := st.location(p)
 	if loc != nil && !h.admit(lw, r, q, s, st, loc) {
 		return
 	}
 	if rt.app != nil {
-		q.scriptName, q.pathInfo = splitMount(rt.prefix, p)
 		q.passAuth = passAuth
 		h.serveApp(lw, r, q, rt.app, s.cfg.Server.MaxBody)
 		return
@@ -309,9 +359,6 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	rc.EnableFullDuplex()
 	defer rc.SetWriteDeadline(time.Time{}) // the next request on this connection starts afresh
 
-	if _, port, err := net.SplitHostPort(localAddr(r)); err == nil {
-		q.serverPort = port
-	}
 	if a.cgi != nil {
 		h.serveCGI(w, r, q, a, maxBody)
 		return
@@ -321,7 +368,7 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 		Environ: appendEnviron((*bp)[:0], r, q, a),
 		Body:    http.MaxBytesReader(w, r.Body, maxBody),
 		W:       w,
-		Log:     a.log.With().Str("request_id", q.id).Logger(),
+		Log:     a.guestLog.With().Str("request_id", q.id).Logger(),
 	}
 	err := a.pool.Serve(r.Context(), call)
 	*bp = call.Environ[:0]
@@ -392,6 +439,22 @@ func localAddr(r *http.Request) string {
 		return a.String()
 	}
 	return ""
+}
+
+// requestID returns an incoming X-Request-Id when it is well-formed (1 to
+// 128 characters of letters, digits, '.', '_', '-'), so a request can be
+// followed across a load balancer and wasgi; anything else is replaced.
+func requestID(in string) string {
+	if len(in) == 0 || len(in) > 128 {
+		return ""
+	}
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return ""
+		}
+	}
+	return in
 }
 
 // requestIDs makes request ids: a random per-process prefix and a counter,

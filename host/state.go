@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -27,8 +28,9 @@ type state struct {
 	aliases []*alias
 	sites   []*site
 
-	authCache *authCache // nil when [server] auth_cache is 0
-	access    accessLogger
+	authCache  *authCache // nil when [server] auth_cache is 0
+	access     accessLogger
+	accessFile *logFile // nil when the access log goes to stdout
 
 	refs      atomic.Int64 // 1 for being current + 1 per request in flight
 	closeOnce sync.Once
@@ -37,7 +39,8 @@ type state struct {
 type site struct {
 	name        string
 	counts      map[string]*statusCounts // by target: app name, "static", "-"
-	apps        map[string]*app          // by name, for auth providers
+	latency     histogram
+	apps        map[string]*app // by name, for auth providers
 	routes      []*route
 	locations   []*accessRule // longest prefix first
 	directories []*accessRule // longest path first
@@ -53,13 +56,20 @@ type app struct {
 	script     string        // SCRIPT_FILENAME of a CGI app: the module's file name
 	env        []byte        // the app's env, pre-encoded
 	log        zerolog.Logger
+	guestLog   zerolog.Logger // log, rate-limited for what the guest writes
 }
+
+// guestLogBurst is how many guest log lines per second an app may write;
+// the rest of each second's lines are dropped.
+const guestLogBurst = 200
 
 // build compiles modules and creates groups and pools for cfg. On error
 // everything it created is closed again.
 func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger) (_ *state, err error) {
 	s := &state{cfg: cfg, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
-	s.access = newAccessLogger(cfg.Server.AccessLog, log)
+	if s.access, s.accessFile, err = newAccessLogger(cfg.Server.AccessLog, cfg.Server.AccessLogFile, log); err != nil {
+		return nil, err
+	}
 	if cfg.Server.AuthCache > 0 {
 		s.authCache = newAuthCache(cfg.Server.AuthCache)
 	}
@@ -104,6 +114,17 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 			st.routes = append(st.routes, &route{prefix: al.URL, exact: al.File, alias: a})
 		}
 		st.locations, st.directories = newAccessRules(sc.Locations, sc.Directories)
+		for _, rule := range append(append([]*accessRule(nil), st.locations...), st.directories...) {
+			if rule.auth == "" {
+				continue
+			}
+			// sites checked that the provider is an app of this site; only
+			// the compiled module can tell whether it answers auth checks.
+			if p := st.apps[rule.auth]; p != nil && (p.pool == nil || !p.pool.Module().CheckPassword) {
+				errs = append(errs, fmt.Errorf("site %s: %s: auth provider %q does not export %s (Go: import github.com/wasgi/wasgi/abi/guest/auth)",
+					sc.Name, rule.prefix, rule.auth, abi.FuncCheckPassword))
+			}
+		}
 		sortRoutes(st.routes)
 		s.sites = append(s.sites, st)
 		for _, h := range sc.Hosts {
@@ -118,7 +139,10 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 
 func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, ac *sites.App, log zerolog.Logger) (*app, error) {
 	a := &app{site: sc.Name, name: ac.Name, group: s.groups[ac.Group]}
-	a.log = log.With().Str("site", sc.Name).Str("app", ac.Name).Logger()
+	a.log = log.With().Str("site", sc.Name).Str("app", ac.Name).Str("group", ac.Group).Logger()
+	// What the guest writes (stdout, stderr, log calls) is rate-limited per
+	// app, so a chatty or hostile guest cannot flood the host's log.
+	a.guestLog = a.log.Sample(&zerolog.BurstSampler{Burst: guestLogBurst, Period: time.Second})
 	m, err := rt.Compile(ctx, ac.Module)
 	if err != nil {
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
@@ -136,7 +160,7 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		Env:         ac.Env,
 		Dirs:        dirs,
 		MemoryLimit: uint64(g.MemoryLimit),
-		Logger:      a.log,
+		Logger:      a.guestLog,
 	}
 	if ac.ABI == "cgi" {
 		a.cgi, err = a.group.NewCGI(m, cfg)
@@ -192,6 +216,9 @@ func (s *state) close(ctx context.Context) {
 		}
 		for _, a := range s.aliases {
 			a.root.Close()
+		}
+		if s.accessFile != nil {
+			s.accessFile.Close()
 		}
 	})
 }

@@ -229,6 +229,9 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	return p, nil
 }
 
+// Module returns the compiled module the pool instantiates.
+func (p *Pool) Module() *Module { return p.m }
+
 // moduleConfig is what every instance of an app gets: its args, env,
 // preopens, real clocks and a crypto random source; nothing else.
 func moduleConfig(m *Module, cfg AppConfig) (wazero.ModuleConfig, error) {

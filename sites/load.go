@@ -251,7 +251,7 @@ func expectedShape(k string) string {
 // knownKeys lists the keys of each table, for unknown-key suggestions.
 var knownKeys = map[string][]string{
 	"":               {"server", "groups", "site"},
-	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "auth_cache"},
+	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "access_log_file", "auth_cache"},
 	"server.tls":     {"cert", "key"},
 	"groups.*":       {"instances", "min_instances", "max_requests", "request_timeout", "queue_timeout", "idle_timeout", "memory_limit"},
 	"site":           {"name", "hosts", "root", "app", "alias", "directory", "location"},
@@ -432,6 +432,11 @@ func (l *loader) server(r *rawServer) Server {
 	}
 	s.LogFormat = l.oneOf(r.LogFormat, p.key("log_format"), s.LogFormat, "json", "console")
 	s.AccessLog = l.oneOf(r.AccessLog, p.key("access_log"), s.AccessLog, "combined", "json", "off")
+	if r.AccessLogFile != nil {
+		if f := l.nonEmpty(r.AccessLogFile, p.key("access_log_file")); f != "" {
+			s.AccessLogFile = resolve(l.dir, f)
+		}
+	}
 	return s
 }
 

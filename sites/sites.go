@@ -60,6 +60,9 @@ type Server struct {
 	MaxBody int64
 	// ShutdownTimeout bounds draining in-flight requests; default 30s.
 	ShutdownTimeout time.Duration
+	// AccessLogFile is where the access log goes (absolute); "" =
+	// stdout. SIGUSR1 reopens it, for logrotate.
+	AccessLogFile string
 	// AuthCache is how long a successful Basic auth check is remembered
 	// per (site, provider, user, password hash); 0 (default) = never.
 	AuthCache time.Duration

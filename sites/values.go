@@ -31,6 +31,7 @@ type rawServer struct {
 	LogFormat         any     `toml:"log_format"`
 	AccessLog         any     `toml:"access_log"`
 	AuthCache         any     `toml:"auth_cache"`
+	AccessLogFile     any     `toml:"access_log_file"`
 }
 
 type rawTLS struct {

@@ -7,7 +7,8 @@
 //	wasgi version                 print the version
 //
 // SIGHUP reloads the config (a bad one is refused and the old one keeps
-// serving); SIGTERM and SIGINT drain in-flight requests and exit 0.
+// serving); SIGUSR1 reopens the access log file (logrotate); SIGTERM and
+// SIGINT drain in-flight requests and exit 0.
 package main
 
 import (
@@ -91,7 +92,7 @@ func serve(cfg *sites.Config, path string, stderr io.Writer, ready chan<- *host.
 	log := host.NewLogger(stderr, cfg.Server.LogFormat)
 	ctx := context.Background()
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
 	h, err := host.New(ctx, cfg, log)
@@ -109,8 +110,16 @@ func serve(cfg *sites.Config, path string, stderr io.Writer, ready chan<- *host.
 		ready <- h
 	}
 	for sig := range sigs {
-		if sig == syscall.SIGHUP {
+		switch sig {
+		case syscall.SIGHUP:
 			reload(ctx, h, path, log)
+			continue
+		case syscall.SIGUSR1:
+			if err := h.ReopenLogs(); err != nil {
+				log.Error().Err(err).Msg("reopen logs")
+			} else {
+				log.Info().Msg("access log reopened")
+			}
 			continue
 		}
 		log.Info().Str("signal", sig.String()).Dur("timeout", cfg.Server.ShutdownTimeout).Msg("draining")

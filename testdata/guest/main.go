@@ -130,6 +130,12 @@ func init() {
 		w.(http.Flusher).Flush()
 		panic("after the headers")
 	})
+	mux.HandleFunc("/flood", func(w http.ResponseWriter, r *http.Request) {
+		for i := range 100000 {
+			fmt.Fprintf(os.Stderr, "flood line %d\n", i)
+		}
+		io.WriteString(w, "flooded")
+	})
 	mux.HandleFunc("/log", func(w http.ResponseWriter, r *http.Request) {
 		guest.Log(2, "hello from the guest log")
 		fmt.Fprintln(os.Stderr, "hello from stderr")
