@@ -232,3 +232,13 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte) (*Config, error) {
 	return parse(file, data)
 }
+
+// Keys returns every config key, by table ("server", "groups.*", "site",
+// "site.app", ...), for tools and for checking the docs.
+func Keys() map[string][]string {
+	out := make(map[string][]string, len(knownKeys))
+	for table, keys := range knownKeys {
+		out[table] = append([]string(nil), keys...)
+	}
+	return out
+}
