@@ -34,7 +34,7 @@ root = "site"
 	// Output:
 	// SITE  HOSTS             KIND   URL       TARGET    GROUP      ABI
 	// blog  blog.example.com  app    /blog     app.wasm  blog/main  wasgi
-	//                         alias  /static/  static/
+	//                         alias  /static/  static/   -          -
 	//
 	// GROUP      KIND     INSTANCES  MIN  MAX REQUESTS  REQUEST TIMEOUT  QUEUE TIMEOUT  IDLE TIMEOUT  MEMORY
 	// blog/main  private  4          0    0             1m0s             10s            5m0s          256MiB

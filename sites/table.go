@@ -37,10 +37,10 @@ func (c *Config) WriteTable(w io.Writer) error {
 			line("app", a.Mount, filepath.Base(a.Module), a.Group, a.ABI)
 		}
 		for _, a := range s.Aliases {
-			line("alias", a.URL, displayPath(s.Root, a.Path, !a.File))
+			line("alias", a.URL, displayPath(s.Root, a.Path, !a.File), "-", "-") // full rows keep tabwriter columns aligned
 		}
 		if first {
-			line("-")
+			line("-", "-", "-", "-", "-")
 		}
 	}
 
