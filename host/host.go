@@ -271,6 +271,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release()
 
+	if len(r.TransferEncoding) > 0 && r.ProtoMajor == 1 {
+		// net/http drops a Content-Length sent beside Transfer-Encoding
+		// (RFC 9112 6.3); a proxy in front may have framed the request by
+		// that Content-Length. Closing after this response means nothing
+		// read after the chunked body is ever taken as a new request.
+		w.Header().Set("Connection", "close")
+	}
 	q := &request{id: requestID(r.Header.Get("X-Request-Id"))}
 	if q.id == "" {
 		q.id = h.reqID.next()

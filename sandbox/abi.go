@@ -230,7 +230,9 @@ func (c *Call) startResponse(status, headers []byte) int32 {
 	// X-Request-Id) rather than doubling it.
 	h := c.W.Header()
 	eachHeader(headers, func(name, _ []byte) bool {
-		h.Del(string(name))
+		if k := textproto.CanonicalMIMEHeaderKey(string(name)); !hopByHop[k] {
+			h.Del(k) // never the host's own Connection: close
+		}
 		return true
 	})
 	eachHeader(headers, func(name, value []byte) bool {
