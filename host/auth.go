@@ -97,7 +97,7 @@ func (h *Host) authenticate(r *http.Request, q *request, s *state, provider *app
 		if err != nil {
 			return nil, false, err
 		}
-		cached = &authEntry{groups: append([]string(nil), groups...), hasGroups: true}
+		cached = &authEntry{groups: append([]string(nil), groups...), hasGroups: true, expires: cached.expires}
 	}
 	if s.authCache != nil {
 		s.authCache.put(key, cached)

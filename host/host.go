@@ -121,12 +121,12 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 }
 
 // ReopenLogs reopens the access log file (SIGUSR1, after logrotate moved
-// it away).
-func (h *Host) ReopenLogs() error {
+// it away). It reports false when the access log goes to stdout.
+func (h *Host) ReopenLogs() (bool, error) {
 	if s := h.state.Load(); s != nil && s.accessFile != nil {
-		return s.accessFile.Reopen()
+		return true, s.accessFile.Reopen()
 	}
-	return nil
+	return false, nil
 }
 
 // Listen opens the config's listen addresses (TLS with HTTP/2 when

@@ -66,7 +66,7 @@ func TestAccessLogCombinedAndReopen(t *testing.T) {
 	}
 	// logrotate: move the file away, reopen, log again.
 	os.Rename(file, file+".1")
-	if err := th.ReopenLogs(); err != nil {
+	if ok, err := th.ReopenLogs(); err != nil || !ok {
 		t.Fatal(err)
 	}
 	th.do(t, "GET", "ops.test", "/counter", nil)

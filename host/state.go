@@ -161,6 +161,7 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		Dirs:        dirs,
 		MemoryLimit: uint64(g.MemoryLimit),
 		Logger:      a.guestLog,
+		HostLogger:  a.log,
 	}
 	if ac.ABI == "cgi" {
 		a.cgi, err = a.group.NewCGI(m, cfg)

@@ -194,8 +194,11 @@ type AppConfig struct {
 	Dirs []Dir
 	// MemoryLimit caps each instance's linear memory, in bytes; 0 = 4 GiB.
 	MemoryLimit uint64
-	// Logger gets the guest's stdout, stderr and log calls.
+	// Logger gets the guest's stdout, stderr and log calls (the host
+	// rate-limits it).
 	Logger zerolog.Logger
+	// HostLogger gets the sandbox's own events about the app.
+	HostLogger zerolog.Logger
 }
 
 // Pool holds the instances of one app in a group.
@@ -507,7 +510,7 @@ func (p *Pool) release(in *instance, ok bool) {
 		go func() {
 			defer p.warm.Store(false)
 			if err := p.Warm(context.Background()); err != nil {
-				p.cfg.Logger.Error().Err(err).Msg("refilling min_instances")
+				p.cfg.HostLogger.Error().Err(err).Msg("refilling min_instances")
 			}
 		}()
 	}

@@ -115,9 +115,10 @@ func serve(cfg *sites.Config, path string, stderr io.Writer, ready chan<- *host.
 			reload(ctx, h, path, log)
 			continue
 		case syscall.SIGUSR1:
-			if err := h.ReopenLogs(); err != nil {
+			switch reopened, err := h.ReopenLogs(); {
+			case err != nil:
 				log.Error().Err(err).Msg("reopen logs")
-			} else {
+			case reopened:
 				log.Info().Msg("access log reopened")
 			}
 			continue
