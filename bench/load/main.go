@@ -25,6 +25,7 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "duration")
 	body := flag.Int("body", 0, "POST a body of this many bytes")
 	label := flag.String("label", "", "label printed first")
+	micros := flag.Bool("us", false, "print latencies as whole microseconds")
 	flag.Parse()
 	u, err := url.Parse(*target)
 	if err != nil {
@@ -85,6 +86,10 @@ func main() {
 			return 0
 		}
 		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+	}
+	if *micros {
+		fmt.Printf("%s\t%.0f\t%d\t%d\t%d\n", *label, float64(len(lat))/dur.Seconds(), pct(0.50).Microseconds(), pct(0.99).Microseconds(), errs)
+		return
 	}
 	fmt.Printf("%s\t%.0f\t%s\t%s\t%d\n", *label, float64(len(lat))/dur.Seconds(), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), errs)
 }

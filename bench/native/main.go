@@ -14,8 +14,12 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8091", "listen address")
+	static := flag.String("static", "", "folder served at /static/")
 	flag.Parse()
 	mux := http.NewServeMux()
+	if *static != "" {
+		mux.Handle("/static/", http.StripPrefix("/static/", http.FileServer(http.Dir(*static))))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "Hello from wasgi! You asked for %s\n", r.URL.Path)
