@@ -69,7 +69,7 @@ func (a *alias) resolve(p string) (rel, fsPath string, ok bool) {
 // ever served, unless the directory rule has FollowSymLinks.
 func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, st *site, a *alias, p string, loc *accessRule) {
 	if !a.file && p+"/" == a.url {
-		redirectSlash(w, r)
+		redirectSlash(w, r, p)
 		return
 	}
 	rel, fsPath, ok := a.resolve(p)
@@ -91,6 +91,9 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 		if opts.FollowSymLinks {
 			return os.Open(filepath.Join(a.root.Name(), filepath.FromSlash(name)))
 		}
+		if err := noSymlinks(a.root, name); err != nil {
+			return nil, err
+		}
 		return a.root.Open(name)
 	}
 	f, err := open(rel)
@@ -105,8 +108,8 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 		return
 	}
 	if fi.IsDir() {
-		if !strings.HasSuffix(r.URL.Path, "/") {
-			redirectSlash(w, r)
+		if !strings.HasSuffix(p, "/") {
+			redirectSlash(w, r, p)
 			return
 		}
 		if idx, err := open(path.Join(rel, "index.html")); err == nil {
@@ -143,6 +146,33 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 		}
 	}
 	serveFile(w, r, f, fi, fi.Name(), "")
+}
+
+// errSymlink refuses a path through a symbolic link (403).
+var errSymlink = errors.New("symbolic link not followed without FollowSymLinks")
+
+// noSymlinks refuses a name any component of which is a symbolic link, as
+// Apache does without Options FollowSymLinks. os.Root already refuses links
+// that leave the root; this also refuses links inside it, which would let
+// "static/pub -> private" bypass a directory rule on static/private.
+func noSymlinks(root *os.Root, name string) error {
+	name = strings.TrimSuffix(name, "/")
+	if name == "." || name == "" {
+		return nil
+	}
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && name[i] != '/' {
+			continue
+		}
+		fi, err := root.Lstat(name[:i])
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return errSymlink
+		}
+	}
+	return nil
 }
 
 // serveFile answers with http.ServeContent, which does Range (single and
@@ -186,8 +216,15 @@ func acceptsEncoding(r *http.Request, enc string) bool {
 	return false
 }
 
-func redirectSlash(w http.ResponseWriter, r *http.Request) {
-	target := r.URL.EscapedPath() + "/"
+// redirectSlash redirects a folder's URL to the same with a final slash.
+// The target is built from the cleaned path p, never from what the client
+// sent: "//evil.example/../static" must not become a Location that a
+// browser reads as another host.
+func redirectSlash(w http.ResponseWriter, r *http.Request, p string) {
+	target := (&url.URL{Path: strings.TrimSuffix(p, "/") + "/"}).EscapedPath()
+	if strings.HasPrefix(target, "//") {
+		target = "/." + target
+	}
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}

@@ -1,9 +1,12 @@
 package host
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -61,6 +64,7 @@ func staticSite(t *testing.T) *testHost {
 		"static/passwd":  "/etc/passwd",
 		"static/evildir": "..",
 		"static/inner":   "hello.txt",
+		"static/pub":     "private",
 		"follow/out":     "../secret.txt",
 	}
 	for name, target := range links {
@@ -177,6 +181,7 @@ func TestTraversalNeverLeaks(t *testing.T) {
 		"http://x/../secret.txt",
 		"/static/.%2e/.%2e/secret.txt",
 		"/static/%2E%2E/secret.txt",
+		"/static/pub/p.txt",
 	}
 	for _, target := range hostile {
 		t.Run(target, func(t *testing.T) {
@@ -243,7 +248,8 @@ func TestStaticFiles(t *testing.T) {
 		{"alias redirect", "/static", nil, 301, "", map[string]string{"Location": "/static/"}},
 		{"index.html", "/static/sub/", nil, 200, "<p>sub index</p>", map[string]string{"Content-Type": "text/html; charset=utf-8"}},
 		{"no index no Indexes", "/static/", nil, 403, "", nil},
-		{"inside symlink", "/static/inner", nil, 200, "hello static", nil},
+		{"symlink inside, no FollowSymLinks", "/static/inner", nil, 403, "", nil},
+		{"symlink into a denied folder", "/static/pub/p.txt", nil, 403, "", nil},
 		{"FollowSymLinks opt-in", "/follow/out", nil, 200, secret, nil},
 		{"file alias", "/robots.txt", nil, 200, "User-agent: *\nDisallow:\n", nil},
 		{"brotli", "/static/app.js", []string{"Accept-Encoding", "gzip, br"}, 200, "BROTLI-BYTES", map[string]string{"Content-Encoding": "br", "Vary": "Accept-Encoding", "Content-Type": "text/javascript; charset=utf-8"}},
@@ -494,4 +500,24 @@ func FuzzResolve(f *testing.F) {
 			t.Fatalf("%q resolved outside the alias: %q", raw, fsPath)
 		}
 	})
+}
+
+func TestRedirectNeverLeavesTheHost(t *testing.T) {
+	th := staticSite(t)
+	for _, target := range []string{"//evil.example/../static", "//evil.example/../static/sub", "/static/sub", "/static"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(th.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", target)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != 301 || !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.Contains(loc, "evil") {
+			t.Errorf("%s: %d Location %q", target, resp.StatusCode, loc)
+		}
+	}
 }
