@@ -92,6 +92,8 @@ func passHeader(name string, passAuth bool) bool {
 		return false // httpoxy: HTTP_PROXY would be read as a proxy setting
 	case "Authorization":
 		return passAuth
+	case "Proxy-Authorization":
+		return false // credentials for a proxy, never for an app (Apache drops it too)
 	}
 	// "X_Forwarded_For" would collide with "X-Forwarded-For".
 	return strings.IndexByte(name, '_') < 0 && name != ""

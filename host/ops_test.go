@@ -228,7 +228,8 @@ func TestMetricsAndReadiness(t *testing.T) {
 }
 
 func TestGuestLogFloodBounded(t *testing.T) {
-	th := startHost(t, twoSites)
+	// Generous timeout: 100,000 lines take a while under the race detector.
+	th := startHost(t, strings.Replace(twoSites, `request_timeout = "1s"`, `request_timeout = "60s"`, 1))
 	resp, body := th.do(t, "GET", "alpha.test", "/flood", nil)
 	if resp.StatusCode != 200 || body != "flooded" {
 		t.Fatalf("%d %q", resp.StatusCode, body)

@@ -280,7 +280,7 @@ func ParseStatus(b []byte) (int, bool) {
 // name and value, and reports false at the first malformed line (then fn
 // may have seen the lines before it).
 func eachHeader(b []byte, fn func(name, value []byte) bool) bool {
-	rows := 0
+	rows, sawLength := 0, false
 	for len(b) > 0 {
 		var line []byte
 		if i := indexCRLF(b); i >= 0 {
@@ -314,8 +314,13 @@ func eachHeader(b []byte, fn func(name, value []byte) bool) bool {
 			}
 		}
 		name := line[:colon]
-		if len(name) == len("Content-Length") && textproto.CanonicalMIMEHeaderKey(string(name)) == "Content-Length" && !isDigits(value) {
-			return false
+		if len(name) == len("Content-Length") && textproto.CanonicalMIMEHeaderKey(string(name)) == "Content-Length" {
+			// One Content-Length, digits only: two could frame the
+			// response differently for a proxy in front (desync).
+			if !isDigits(value) || sawLength {
+				return false
+			}
+			sawLength = true
 		}
 		if !fn(name, value) {
 			return false
@@ -494,5 +499,5 @@ func logFunc(ctx context.Context, m api.Module, stack []uint64) {
 	default:
 		ev = l.Info()
 	}
-	ev.Str("source", "guest").Msg(string(buf))
+	ev.Str("source", "guest").Msg(sanitize(buf))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -142,6 +143,7 @@ func TestStartResponse(t *testing.T) {
 		{"header empty name", "200 OK", ": 1\r\n", abi.ErrInvalidHeader, 0, nil},
 		{"blank line in middle", "200 OK", "A: 1\r\n\r\nB: 2\r\n", abi.ErrInvalidHeader, 0, nil},
 		{"bad content-length", "200 OK", "content-length: 1x\r\n", abi.ErrInvalidHeader, 0, nil},
+		{"two content-lengths", "200 OK", "Content-Length: 5\r\nContent-Length: 0\r\n", abi.ErrInvalidHeader, 0, nil},
 		{"too many headers", "200 OK", strings.Repeat("A: 1\r\n", maxHeaderRows+1), abi.ErrInvalidHeader, 0, nil},
 		{"non-ASCII name", "200 OK", "Ä: 1\r\n", abi.ErrInvalidHeader, 0, nil},
 	}
@@ -293,4 +295,34 @@ func FuzzStartResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTailWriter(t *testing.T) {
+	var out strings.Builder
+	w := newTailWriter(zerolog.New(&out), zerolog.WarnLevel, "stderr")
+	for i := range 2000 {
+		fmt.Fprintf(w, "line %d\n", i)
+	}
+	tail := w.String()
+	if len(tail) != tailSize || !strings.HasSuffix(tail, "line 1999\n") {
+		t.Fatalf("tail (%d bytes) ends %q", len(tail), tail[len(tail)-20:])
+	}
+	w2 := newTailWriter(zerolog.New(&out), zerolog.WarnLevel, "stderr")
+	io.WriteString(w2, "short")
+	if w2.String() != "short" {
+		t.Fatalf("short tail %q", w2.String())
+	}
+	io.WriteString(w2, strings.Repeat("y", 3*tailSize)+"end")
+	if s := w2.String(); len(s) != tailSize || !strings.HasSuffix(s, "yend") {
+		t.Fatalf("big write tail %d %q", len(s), s[len(s)-5:])
+	}
+}
+
+func TestGuestTextSanitized(t *testing.T) {
+	var out strings.Builder
+	w := newTailWriter(zerolog.New(&out), zerolog.WarnLevel, "stdout")
+	io.WriteString(w, "ok\rforged\x1b[31m\tx\n")
+	if got := out.String(); !strings.Contains(got, `ok\\x0dforged\\x1b[31m\tx`) {
+		t.Fatalf("log %q", got)
+	}
 }

@@ -250,9 +250,9 @@ func (r *cgiResponse) start(block []byte) error {
 			h.Add(k, value)
 		}
 	}
-	if cl := h.Get("Content-Length"); cl != "" {
-		if _, err := strconv.ParseUint(cl, 10, 63); err != nil {
-			return fmt.Errorf("bad Content-Length %q", cl)
+	if cls := h.Values("Content-Length"); len(cls) > 0 {
+		if _, err := strconv.ParseUint(cls[0], 10, 63); err != nil || len(cls) > 1 {
+			return fmt.Errorf("bad Content-Length %q", cls)
 		}
 	}
 	switch {

@@ -24,7 +24,9 @@ type tailWriter struct {
 
 	mu   sync.Mutex
 	line []byte
-	tail []byte
+	ring [tailSize]byte // the last bytes written, ring[pos:] then ring[:pos]
+	pos  int
+	full bool
 }
 
 func newTailWriter(l zerolog.Logger, level zerolog.Level, stream string) *tailWriter {
@@ -34,10 +36,7 @@ func newTailWriter(l zerolog.Logger, level zerolog.Level, stream string) *tailWr
 func (w *tailWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.tail = append(w.tail, p...)
-	if len(w.tail) > tailSize {
-		w.tail = append(w.tail[:0], w.tail[len(w.tail)-tailSize:]...)
-	}
+	w.keep(p)
 	rest := p
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
@@ -55,11 +54,29 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// keep copies p into the ring: O(len(p)), whatever was written before.
+func (w *tailWriter) keep(p []byte) {
+	if len(p) >= tailSize {
+		copy(w.ring[:], p[len(p)-tailSize:])
+		w.pos, w.full = 0, true
+		return
+	}
+	n := copy(w.ring[w.pos:], p)
+	if n < len(p) {
+		copy(w.ring[:], p[n:])
+		w.full = true
+	}
+	w.pos = (w.pos + len(p)) % tailSize
+	if w.pos == 0 {
+		w.full = true
+	}
+}
+
 func (w *tailWriter) emit() {
 	if len(w.line) > maxLine {
 		w.line = w.line[:maxLine]
 	}
-	w.log.WithLevel(w.level).Str("source", w.stream).Msg(string(w.line))
+	w.log.WithLevel(w.level).Str("source", w.stream).Msg(sanitize(w.line))
 	w.line = w.line[:0]
 }
 
@@ -67,7 +84,36 @@ func (w *tailWriter) emit() {
 func (w *tailWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return string(w.tail)
+	if !w.full {
+		return string(w.ring[:w.pos])
+	}
+	return string(w.ring[w.pos:]) + string(w.ring[:w.pos])
+}
+
+// sanitize makes guest text safe for any log format: control characters
+// (CR, LF, ESC and the rest, but tab) become \xNN, so a guest cannot forge
+// log lines or drive a terminal reading the console format.
+func sanitize(b []byte) string {
+	clean := true
+	for _, c := range b {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return string(b)
+	}
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, len(b)+16)
+	for _, c := range b {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			out = append(out, '\\', 'x', hex[c>>4], hex[c&15])
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
 }
 
 // limitAllocator backs each instance's linear memory with a byte slice

@@ -453,6 +453,9 @@ func (g *Group) acquireSlot(ctx context.Context) error {
 		case <-ctx.Done():
 			g.queued.Add(-1)
 			return ctx.Err()
+		case <-g.stop:
+			g.queued.Add(-1)
+			return ErrClosed
 		}
 	}
 	g.inUse.Add(1)

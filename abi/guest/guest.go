@@ -100,6 +100,7 @@ func serve(t transport, h http.Handler) (code int32) {
 		return 1
 	}
 	w := newResponseWriter(t)
+	w.head = req.Method == http.MethodHead
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -228,31 +229,37 @@ type responseWriter struct {
 	status  int
 	started bool // start_response was sent
 	failed  bool // a host call failed: drop further output
+	done    bool // the request is over: refuse further output
+	head    bool // a HEAD request
 	buf     *bufio.Writer
 	hdr     []byte
 }
 
-// spare is the previous request's writer: an instance serves one request
-// at a time, so its 32 KiB buffer is reused instead of allocated (and
-// zeroed, and collected) per request.
-var spare *responseWriter
+// spare is the previous request's 32 KiB buffer: an instance serves one
+// request at a time, so it is reused instead of allocated (and zeroed, and
+// collected) per request. Only the buffer: the writer itself is never
+// handed to another request.
+var spare *bufio.Writer
 
 func newResponseWriter(t transport) *responseWriter {
-	w := spare
-	spare = nil
-	if w == nil {
-		w = &responseWriter{}
+	w := &responseWriter{t: t, header: make(http.Header)}
+	if spare != nil {
+		w.buf, spare = spare, nil
+		w.buf.Reset(hostWriter{w})
+	} else {
 		w.buf = bufio.NewWriterSize(hostWriter{w}, bufSize)
 	}
-	buf, hdr := w.buf, w.hdr
-	*w = responseWriter{t: t, header: make(http.Header), buf: buf, hdr: hdr[:0]}
-	buf.Reset(hostWriter{w})
 	return w
 }
 
-// recycle offers w for the next request, unless the handler may still hold
-// it (a goroutine it started): only after a clean finish.
-func (w *responseWriter) recycle() { spare = w }
+// recycle ends w for good and offers its buffer to the next request: a
+// goroutine the handler left behind that still writes to w gets an error,
+// never a place in another request's response.
+func (w *responseWriter) recycle() {
+	buf := w.buf
+	w.done, w.buf = true, nil
+	spare = buf
+}
 
 func (w *responseWriter) Header() http.Header { return w.header }
 
@@ -270,7 +277,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.failed {
+	if w.failed || w.done {
 		return 0, errFailed
 	}
 	if !w.started && w.header.Get("Content-Type") == "" && w.buf.Buffered() == 0 && w.header.Get("Content-Encoding") == "" {
@@ -281,6 +288,9 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 
 // Flush sends the status, headers and buffered body to the client now.
 func (w *responseWriter) Flush() {
+	if w.done {
+		return
+	}
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -296,7 +306,9 @@ func (w *responseWriter) finish() error {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	if !w.started && w.header.Get("Content-Length") == "" && !bodyless(w.status) {
+	// A small answer gets its length, as net/http does, but not a HEAD
+	// that wrote nothing: "Content-Length: 0" would say the resource is empty.
+	if !w.started && w.header.Get("Content-Length") == "" && !bodyless(w.status) && (w.buf.Buffered() > 0 || !w.head) {
 		w.header.Set("Content-Length", strconv.Itoa(w.buf.Buffered()))
 	}
 	if err := w.buf.Flush(); err != nil {

@@ -191,3 +191,31 @@ func TestBadEnviron(t *testing.T) {
 		t.Fatal("nil handler accepted")
 	}
 }
+
+func TestHeadWithoutBodyHasNoLength(t *testing.T) {
+	f := newFakeHost(append([]string{"REQUEST_METHOD", "HEAD"}, baseEnv[2:]...)...)
+	serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+	}))
+	if strings.Contains(f.headers, "Content-Length") {
+		t.Fatalf("HEAD answered %q", f.headers)
+	}
+}
+
+func TestWriterNotReusedAcrossRequests(t *testing.T) {
+	var leaked http.ResponseWriter
+	serve(newFakeHost(baseEnv...), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = w
+		io.WriteString(w, "first")
+	}))
+	second := newFakeHost(baseEnv...)
+	serve(second, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.WriteString(leaked, "LEAK"); err == nil {
+			t.Error("a finished writer accepted a write")
+		}
+		io.WriteString(w, "second")
+	}))
+	if second.body_() != "second" {
+		t.Fatalf("second response %q", second.body_())
+	}
+}
