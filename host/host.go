@@ -116,6 +116,7 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 		h.log.Warn().Msg("turning [server] tls on or off needs a restart; the listeners keep their mode")
 	}
 	old := h.state.Swap(s)
+	old.retire(ctx)
 	old.release()
 	return nil
 }

@@ -27,6 +27,8 @@ type state struct {
 	apps    []*app
 	aliases []*alias
 	sites   []*site
+	rt      *sandbox.Runtime
+	modules []*sandbox.Module // compiled for this config; released on close
 
 	authCache  *authCache // nil when [server] auth_cache is 0
 	access     accessLogger
@@ -66,7 +68,7 @@ const guestLogBurst = 200
 // build compiles modules and creates groups and pools for cfg. On error
 // everything it created is closed again.
 func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger) (_ *state, err error) {
-	s := &state{cfg: cfg, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
+	s := &state{cfg: cfg, rt: rt, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
 	if s.access, s.accessFile, err = newAccessLogger(cfg.Server.AccessLog, cfg.Server.AccessLogFile, log); err != nil {
 		return nil, err
 	}
@@ -147,6 +149,7 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 	if err != nil {
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 	}
+	s.modules = append(s.modules, m)
 	for k, v := range ac.Env {
 		a.env, _ = abi.AppendEnviron(a.env, k, v)
 	}
@@ -190,6 +193,14 @@ func (s *state) warm(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// retire prepares a replaced state: its groups keep serving the requests
+// still running on it but keep no idle instance (see sandbox.Group.Retire).
+func (s *state) retire(ctx context.Context) {
+	for _, g := range s.groups {
+		g.Retire(ctx)
+	}
+}
+
 // acquire takes a reference for a request; it fails once the state closed.
 func (s *state) acquire() bool {
 	for {
@@ -220,6 +231,9 @@ func (s *state) close(ctx context.Context) {
 		}
 		if s.accessFile != nil {
 			s.accessFile.Close()
+		}
+		for _, m := range s.modules {
+			s.rt.Release(ctx, m)
 		}
 	})
 }

@@ -79,6 +79,25 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 		return err
 	}
 	defer g.releaseSlot()
+	// A CGI run is an instance too: it counts against the group's
+	// instances, and may evict another app's idle one to fit.
+	g.mu.Lock()
+	var evict *instance
+	if g.alive >= g.cfg.Instances {
+		if evict = g.takeOldestIdle(); evict != nil {
+			g.alive--
+		}
+	}
+	g.alive++
+	g.mu.Unlock()
+	if evict != nil {
+		evict.close(ctx)
+	}
+	defer func() {
+		g.mu.Lock()
+		g.alive--
+		g.mu.Unlock()
+	}()
 
 	stderr := newTailWriter(call.Log, zerolog.WarnLevel, "stderr")
 	call.resp = &cgiResponse{w: call.W}

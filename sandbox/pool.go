@@ -85,11 +85,12 @@ type Group struct {
 	cfg   GroupConfig
 	slots chan struct{} // one token per request holding an instance
 
-	mu     sync.Mutex
-	alive  int // instances in use + idle
-	pools  []*Pool
-	closed bool
-	stop   chan struct{}
+	mu      sync.Mutex
+	alive   int // instances in use + idle
+	pools   []*Pool
+	closed  bool
+	retired bool // replaced by a reload: keep serving, keep nothing idle
+	stop    chan struct{}
 
 	inUse, queued              atomic.Int64
 	served, created, recycled  atomic.Int64
@@ -133,6 +134,31 @@ func (g *Group) Close(ctx context.Context) {
 	}
 	g.closed = true
 	close(g.stop)
+	var idle []*instance
+	for _, p := range g.pools {
+		idle = append(idle, p.idle...)
+		p.alive -= len(p.idle)
+		p.idle = nil
+	}
+	g.alive -= len(idle)
+	g.mu.Unlock()
+	for _, in := range idle {
+		in.close(ctx)
+	}
+}
+
+// Retire is for a group that a reload replaced: its idle instances are
+// closed now, and an instance finishing a request is closed rather than
+// kept. Requests still running on the old config are served to the end
+// (with a new instance if they need one), so a reload fails no request,
+// and a slow client of the old config pins no warm instances.
+func (g *Group) Retire(ctx context.Context) {
+	g.mu.Lock()
+	if g.closed || g.retired {
+		g.mu.Unlock()
+		return
+	}
+	g.retired = true
 	var idle []*instance
 	for _, p := range g.pools {
 		idle = append(idle, p.idle...)
@@ -274,23 +300,36 @@ func moduleConfig(m *Module, cfg AppConfig) (wazero.ModuleConfig, error) {
 // instantiation. It runs at start and reload, and again in the background
 // whenever a trap, a timeout or max_requests takes an instance away.
 func (p *Pool) Warm(ctx context.Context) error {
+	g := p.g
 	for {
-		p.g.mu.Lock()
-		need := p.alive < p.g.cfg.MinInstances && p.g.alive < p.g.cfg.Instances && !p.g.closed
+		// An instance being created holds a slot, like one serving a
+		// request: then every instance that is not idle holds a slot, and
+		// a request that finds the group full always has an idle instance
+		// to evict. Without a free slot the group is busy: stop warming.
+		select {
+		case g.slots <- struct{}{}:
+			g.inUse.Add(1)
+		default:
+			return nil
+		}
+		g.mu.Lock()
+		need := p.alive < g.cfg.MinInstances && g.alive < g.cfg.Instances && !g.closed && !g.retired
 		if need {
-			p.g.alive++
+			g.alive++
 			p.alive++
 		}
-		p.g.mu.Unlock()
+		g.mu.Unlock()
 		if !need {
+			g.releaseSlot()
 			return nil
 		}
 		in, err := p.newInstance(ctx)
-		p.g.mu.Lock()
-		if err != nil || p.g.closed {
-			p.g.alive--
+		g.mu.Lock()
+		if err != nil || g.closed {
+			g.alive--
 			p.alive--
-			p.g.mu.Unlock()
+			g.mu.Unlock()
+			g.releaseSlot()
 			if in != nil {
 				in.close(ctx)
 			}
@@ -298,7 +337,8 @@ func (p *Pool) Warm(ctx context.Context) error {
 		}
 		in.lastUsed = time.Now()
 		p.idle = append(p.idle, in)
-		p.g.mu.Unlock()
+		g.mu.Unlock()
+		g.releaseSlot()
 	}
 }
 
@@ -492,7 +532,7 @@ func (p *Pool) release(in *instance, ok bool) {
 	g := p.g
 	recycle := g.cfg.MaxRequests > 0 && in.requests >= g.cfg.MaxRequests
 	g.mu.Lock()
-	keep := ok && !recycle && !g.closed
+	keep := ok && !recycle && !g.closed && !g.retired
 	if keep {
 		in.lastUsed = time.Now()
 		p.idle = append(p.idle, in)
@@ -500,7 +540,7 @@ func (p *Pool) release(in *instance, ok bool) {
 		g.alive--
 		p.alive--
 	}
-	refill := !keep && !g.closed && p.alive < g.cfg.MinInstances
+	refill := !keep && !g.closed && !g.retired && p.alive < g.cfg.MinInstances
 	g.mu.Unlock()
 	g.releaseSlot()
 	if !keep {

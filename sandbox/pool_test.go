@@ -278,3 +278,87 @@ func TestCompileRefusesWrongModules(t *testing.T) {
 		})
 	}
 }
+
+// TestNeverOverCapacity: a refill racing a request must not push the group
+// past its instances (the review's reproduction: instances=1,
+// min_instances=1, a trap, then a request while the refill runs).
+func TestNeverOverCapacity(t *testing.T) {
+	rt := newRuntime(t)
+	gc := testGroup
+	gc.Instances, gc.MinInstances = 1, 1
+	g, p := newPool(t, rt, gc, "testdata/guest", AppConfig{})
+	if err := p.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		get(p, "/exit") // discards the instance, starts a refill
+		time.Sleep(2 * time.Millisecond)
+		if _, _, err := get(p, "/counter"); err != nil && !errors.Is(err, ErrQueueTimeout) {
+			t.Fatal(err)
+		}
+		g.mu.Lock()
+		alive := g.alive
+		g.mu.Unlock()
+		if alive > 1 {
+			t.Fatalf("alive = %d with instances = 1", alive)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g.mu.Lock()
+		alive, idle := g.alive, len(p.idle)
+		g.mu.Unlock()
+		if alive == 1 && idle == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alive %d idle %d", alive, idle)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReleaseFreesModule(t *testing.T) {
+	rt := newRuntime(t)
+	path := testwasm.Build(t, "examples/hello")
+	a, err := rt.Compile(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := rt.Compile(context.Background(), path)
+	if a != b {
+		t.Fatal("not shared")
+	}
+	rt.Release(context.Background(), a)
+	if rt.modules[a.Hash] == nil {
+		t.Fatal("freed while still referenced")
+	}
+	rt.Release(context.Background(), b)
+	if rt.modules[a.Hash] != nil {
+		t.Fatal("not freed after the last release")
+	}
+	c, err := rt.Compile(context.Background(), path) // compiled again (from the disk cache)
+	if err != nil || c == a {
+		t.Fatalf("recompile: %v", err)
+	}
+}
+
+func TestRetire(t *testing.T) {
+	rt := newRuntime(t)
+	g, p := newPool(t, rt, testGroup, "testdata/guest", AppConfig{})
+	get(p, "/counter")
+	if g.Stats().Idle != 1 {
+		t.Fatal("no idle instance")
+	}
+	g.Retire(context.Background())
+	if s := g.Stats(); s.Idle != 0 {
+		t.Fatalf("after retire: %+v", s)
+	}
+	// Still serves, keeps nothing.
+	if rec, _, err := get(p, "/counter"); err != nil || rec.Body.String() != "1" {
+		t.Fatalf("retired group: %v", err)
+	}
+	if s := g.Stats(); s.Idle != 0 {
+		t.Fatalf("kept an instance: %+v", s)
+	}
+}

@@ -116,12 +116,14 @@ type Module struct {
 
 	compiled   wazero.CompiledModule
 	initialize bool // exports _initialize
+	refs       int  // guarded by Runtime.mu: Compile calls not yet Released
 }
 
 // Compile reads and compiles the module at path, or returns the module
 // already compiled from the same bytes. It checks the module's imports and
 // exports against the ABI so that a wrong module fails at load time, not on
-// its first request.
+// its first request. Each successful Compile must be paired with a
+// Release once nothing uses the module any more.
 func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 	wasm, err := os.ReadFile(path)
 	if err != nil {
@@ -132,6 +134,9 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 
 	r.mu.Lock()
 	m := r.modules[hash]
+	if m != nil {
+		m.refs++
+	}
 	r.mu.Unlock()
 	if m != nil {
 		return m, nil
@@ -147,13 +152,32 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 	}
 	r.mu.Lock()
 	if prev := r.modules[hash]; prev != nil { // compiled concurrently
+		prev.refs++
 		r.mu.Unlock()
 		compiled.Close(ctx)
 		return prev, nil
 	}
+	m.refs = 1
 	r.modules[hash] = m
 	r.mu.Unlock()
 	return m, nil
+}
+
+// Release drops one reference taken by Compile; the last frees the
+// compiled code, so a reload that replaces a module does not keep the old
+// one's machine code for the life of the process. Instances of m must be
+// closed first.
+func (r *Runtime) Release(ctx context.Context, m *Module) {
+	r.mu.Lock()
+	m.refs--
+	last := m.refs == 0
+	if last {
+		delete(r.modules, m.Hash)
+	}
+	r.mu.Unlock()
+	if last {
+		m.compiled.Close(ctx)
+	}
 }
 
 // inspect checks a compiled module against the ABI and WASI, so that what
