@@ -333,6 +333,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveApp(lw, r, q, rt.app, s.cfg.Server.MaxBody)
 		return
 	}
+	defer http.NewResponseController(lw).SetWriteDeadline(time.Time{}) // serveFile bounds its transfer
 	h.serveAlias(lw, r, q, s, st, rt.alias, p, loc)
 }
 

@@ -175,6 +175,10 @@ func noSymlinks(root *os.Root, name string) error {
 	return nil
 }
 
+// staticMinRate is the slowest a client may read a static file, in bytes
+// per second, before its connection is cut.
+const staticMinRate = 16 << 10
+
 // serveFile answers with http.ServeContent, which does Range (single and
 // multipart, 206/416), If-None-Match/If-Modified-Since (304),
 // If-Match/If-Unmodified-Since (412), HEAD, Content-Length and
@@ -182,6 +186,10 @@ func noSymlinks(root *os.Root, name string) error {
 // *os.File, sendfile. name gives the Content-Type; encoding, when set,
 // marks f as a precompressed variant of the file name.
 func serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo, name, encoding string) {
+	// Bound the transfer: a minute, plus the time a client reading at
+	// staticMinRate needs for the file, so a stalled reader cannot hold the
+	// connection (and the config it was served from) forever.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute + time.Duration(fi.Size()/staticMinRate)*time.Second))
 	hd := w.Header()
 	etag := fmt.Sprintf(`"%x-%x`, fi.ModTime().UnixNano(), fi.Size())
 	if encoding != "" {
