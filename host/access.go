@@ -98,7 +98,7 @@ func (j jsonLog) log(r *http.Request, q *request, s *site, rt *route, w *logWrit
 		ev = ev.Str("site", s.name)
 	}
 	if rt != nil && rt.app != nil {
-		ev = ev.Str("app", rt.app.name)
+		ev = ev.Str("app", rt.app.name).Str("group", rt.app.group.Config().Name)
 	}
 	ev.Msg("request")
 }

@@ -112,6 +112,19 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 		{"wasgi_group_timeouts_total", "Guest calls stopped at request_timeout.", "counter", func(g groupStats) int64 { return g.TimedOut }},
 		{"wasgi_group_queue_timeouts_total", "Requests refused after queue_timeout (503).", "counter", func(g groupStats) int64 { return g.Refused }},
 	}
+	cs := h.rt.CompileStats()
+	fmt.Fprintln(bw, "# HELP wasgi_modules_compiled_total Modules compiled (from wazero's on-disk cache or from scratch).")
+	fmt.Fprintln(bw, "# TYPE wasgi_modules_compiled_total counter")
+	fmt.Fprintf(bw, "wasgi_modules_compiled_total %d\n", cs.Compiled)
+	fmt.Fprintln(bw, "# HELP wasgi_modules_reused_total Module loads answered by a module already in memory (same bytes, e.g. on reload).")
+	fmt.Fprintln(bw, "# TYPE wasgi_modules_reused_total counter")
+	fmt.Fprintf(bw, "wasgi_modules_reused_total %d\n", cs.Reused)
+	fmt.Fprintln(bw, "# HELP wasgi_module_compile_seconds_total Time spent compiling modules.")
+	fmt.Fprintln(bw, "# TYPE wasgi_module_compile_seconds_total counter")
+	fmt.Fprintf(bw, "wasgi_module_compile_seconds_total %g\n", cs.Time.Seconds())
+	fmt.Fprintln(bw, "# HELP wasgi_modules_loaded Compiled modules in memory.")
+	fmt.Fprintln(bw, "# TYPE wasgi_modules_loaded gauge")
+	fmt.Fprintf(bw, "wasgi_modules_loaded %d\n", cs.Loaded)
 	names := sortedKeys(s.groups)
 	stats := make([]groupStats, len(names))
 	for i, n := range names {

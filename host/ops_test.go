@@ -111,7 +111,7 @@ func TestAccessLogJSONAndRequestID(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]any{"request_id": "lb-1234.abc_Z", "method": "GET", "uri": "/env", "status": float64(200), "site": "ops", "app": "main", "host": "ops.test"} {
+	for k, v := range map[string]any{"request_id": "lb-1234.abc_Z", "method": "GET", "uri": "/env", "status": float64(200), "site": "ops", "app": "main", "group": "ops/main", "host": "ops.test"} {
 		if ev[k] != v {
 			t.Errorf("%s = %v, want %v (%s)", k, ev[k], v, lines[0])
 		}
@@ -173,6 +173,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 	samples := parseMetrics(t, text)
 	if n := samples[`wasgi_requests_total{site="ops",target="main",code="2xx"}`]; n != 2 {
 		t.Fatalf("2xx count = %v\n%s", n, text)
+	}
+	if samples["wasgi_modules_compiled_total"] < 1 || samples["wasgi_modules_loaded"] != 1 {
+		t.Fatalf("compile metrics:\n%s", text)
 	}
 	if samples[`wasgi_request_duration_seconds_count{site="ops"}`] != 2 {
 		t.Fatalf("no latency histogram count:\n%s", text)
