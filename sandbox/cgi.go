@@ -37,10 +37,17 @@ func (g *Group) NewCGI(m *Module, cfg AppConfig) (*CGI, error) {
 	if m.Kind != Command {
 		return nil, fmt.Errorf("sandbox: %s: module %s is not a WASI command (it exports no _start); use abi = \"wasgi\"", cfg.Name, m.Path)
 	}
-	mc, err := moduleConfig(m, cfg)
+	mc, roots, err := moduleConfig(m, cfg)
 	if err != nil {
 		return nil, err
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		closeRoots(roots)
+		return nil, ErrClosed
+	}
+	g.roots = append(g.roots, roots...)
 	return &CGI{g: g, m: m, cfg: cfg, modCfg: mc}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasgi/wasgi/abi"
@@ -91,6 +93,7 @@ type Group struct {
 	closed  bool
 	retired bool // replaced by a reload: keep serving, keep nothing idle
 	stop    chan struct{}
+	roots   []*os.Root // the apps' preopens, closed with the group
 
 	inUse, queued              atomic.Int64
 	served, created, recycled  atomic.Int64
@@ -141,10 +144,15 @@ func (g *Group) Close(ctx context.Context) {
 		p.idle = nil
 	}
 	g.alive -= len(idle)
+	roots := g.roots
+	g.roots = nil
 	g.mu.Unlock()
 	for _, in := range idle {
 		in.close(ctx)
 	}
+	// Only the config's close (no request left on it) or shutdown closes a
+	// group, so no instance still uses these.
+	closeRoots(roots)
 }
 
 // Retire is for a group that a reload replaced: its idle instances are
@@ -244,7 +252,7 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if m.Kind != Reactor {
 		return nil, fmt.Errorf("sandbox: %s: module %s is a WASI command, not a wasgi reactor", cfg.Name, m.Path)
 	}
-	mc, err := moduleConfig(m, cfg)
+	mc, roots, err := moduleConfig(m, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -252,9 +260,11 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
+		closeRoots(roots)
 		return nil, ErrClosed
 	}
 	g.pools = append(g.pools, p)
+	g.roots = append(g.roots, roots...)
 	return p, nil
 }
 
@@ -262,10 +272,11 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 func (p *Pool) Module() *Module { return p.m }
 
 // moduleConfig is what every instance of an app gets: its args, env,
-// preopens, real clocks and a crypto random source; nothing else.
-func moduleConfig(m *Module, cfg AppConfig) (wazero.ModuleConfig, error) {
+// preopens, real clocks and a crypto random source; nothing else. The
+// preopens' roots stay open for the app's life: the caller closes them.
+func moduleConfig(m *Module, cfg AppConfig) (_ wazero.ModuleConfig, roots []*os.Root, err error) {
 	if cfg.MemoryLimit > 0 && m.MinMemory > cfg.MemoryLimit {
-		return nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
+		return nil, nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
 			cfg.Name, m.Path, m.MinMemory>>10, cfg.MemoryLimit>>10)
 	}
 	mc := wazero.NewModuleConfig().
@@ -286,13 +297,21 @@ func moduleConfig(m *Module, cfg AppConfig) (wazero.ModuleConfig, error) {
 	}
 	fsc := wazero.NewFSConfig()
 	for _, d := range cfg.Dirs {
-		if d.ReadOnly {
-			fsc = fsc.WithReadOnlyDirMount(d.Host, d.Guest)
-		} else {
-			fsc = fsc.WithDirMount(d.Host, d.Guest)
+		fsys, root, err := newRootFS(d.Host, d.ReadOnly)
+		if err != nil {
+			closeRoots(roots)
+			return nil, nil, fmt.Errorf("sandbox: %s: dir %s: %w", cfg.Name, d.Guest, err)
 		}
+		roots = append(roots, root)
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(fsys, d.Guest)
 	}
-	return mc.WithFSConfig(fsc), nil
+	return mc.WithFSConfig(fsc), roots, nil
+}
+
+func closeRoots(roots []*os.Root) {
+	for _, r := range roots {
+		r.Close()
+	}
 }
 
 // Warm creates instances until the app has MinInstances of them (idle or

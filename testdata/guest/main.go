@@ -149,6 +149,17 @@ func init() {
 		}
 		w.Write(b)
 	})
+	// /plant makes a symlink in the rw preopen pointing out of it, then
+	// tries to read through it: the host must refuse.
+	mux.HandleFunc("/plant", func(w http.ResponseWriter, r *http.Request) {
+		target := r.URL.Query().Get("target")
+		os.Remove("/data/planted")
+		if err := os.Symlink(target, "/data/planted"); err != nil {
+			fmt.Fprintf(w, "symlink: %v\n", err)
+		}
+		b, err := os.ReadFile("/data/planted")
+		fmt.Fprintf(w, "read: %q %v\n", b, err)
+	})
 	mux.HandleFunc("/abi/", func(w http.ResponseWriter, r *http.Request) {
 		hostile(w, strings.TrimPrefix(r.URL.Path, "/abi/"))
 	})
