@@ -145,3 +145,46 @@ func TestSlowClients(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionLimit: with max_connections = 20, 200 idle clients get 20
+// connections served and the rest wait in the accept queue; when idle ones
+// go away, waiting clients are served.
+func TestConnectionLimit(t *testing.T) {
+	th := startHost(t, strings.Replace(twoSites, "[server]\n", "[server]\nmax_connections = 20\n", 1))
+	addr := strings.TrimPrefix(th.url, "http://")
+	var idle []net.Conn
+	for range 200 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	// A request now waits: every slot is held by an idle client.
+	got := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(th.url + "/counter")
+		if err != nil {
+			got <- 0
+			return
+		}
+		resp.Body.Close()
+		got <- resp.StatusCode
+	}()
+	select {
+	case code := <-got:
+		t.Fatalf("served past the limit: %d", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	select {
+	case code := <-got:
+		if code != 421 && code != 200 { // no Host header match: 421 is an answer too
+			t.Fatalf("status %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a waiting client was never served")
+	}
+}

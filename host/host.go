@@ -152,6 +152,9 @@ func (h *Host) Listen() error {
 		if err != nil {
 			return fail(fmt.Errorf("host: listen %s: %w", addr, err))
 		}
+		if cfg.MaxConnections > 0 {
+			ln = newLimitListener(ln, cfg.MaxConnections)
+		}
 		srv := h.newServer(cfg, h)
 		if cfg.TLS != nil {
 			srv.TLSConfig = &tls.Config{

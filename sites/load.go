@@ -30,6 +30,7 @@ const (
 	defaultShutdownTimeout   = 30 * time.Second
 
 	defaultInstances      = 4
+	defaultMaxConnections = 10000
 	defaultRequestTimeout = 60 * time.Second
 	defaultQueueTimeout   = 10 * time.Second
 	defaultIdleTimeout    = 5 * time.Minute
@@ -251,7 +252,7 @@ func expectedShape(k string) string {
 // knownKeys lists the keys of each table, for unknown-key suggestions.
 var knownKeys = map[string][]string{
 	"":               {"server", "groups", "site"},
-	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "access_log_file", "auth_cache"},
+	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "access_log_file", "auth_cache", "max_connections"},
 	"server.tls":     {"cert", "key"},
 	"groups.*":       {"instances", "min_instances", "max_requests", "request_timeout", "queue_timeout", "idle_timeout", "memory_limit"},
 	"site":           {"name", "hosts", "root", "app", "alias", "directory", "location"},
@@ -363,6 +364,7 @@ func (l *loader) server(r *rawServer) Server {
 		ShutdownTimeout:   defaultShutdownTimeout,
 		LogFormat:         "json",
 		AccessLog:         "combined",
+		MaxConnections:    defaultMaxConnections,
 	}
 	if r == nil {
 		return s
@@ -426,6 +428,9 @@ func (l *loader) server(r *rawServer) Server {
 	s.ShutdownTimeout = l.positive(l.duration(r.ShutdownTimeout, p.key("shutdown_timeout"), s.ShutdownTimeout), p.key("shutdown_timeout"))
 	if s.MaxBody = l.size(r.MaxBody, p.key("max_body"), s.MaxBody); s.MaxBody <= 0 {
 		l.errorf(p.key("max_body"), "must be more than 0 bytes")
+	}
+	if s.MaxConnections = l.integer(r.MaxConnections, p.key("max_connections"), s.MaxConnections); s.MaxConnections < 1 {
+		l.errorf(p.key("max_connections"), "must be at least 1, not %d", s.MaxConnections)
 	}
 	if s.AuthCache = l.duration(r.AuthCache, p.key("auth_cache"), 0); s.AuthCache < 0 {
 		l.errorf(p.key("auth_cache"), "must not be negative")

@@ -60,6 +60,9 @@ type Server struct {
 	MaxBody int64
 	// ShutdownTimeout bounds draining in-flight requests; default 30s.
 	ShutdownTimeout time.Duration
+	// MaxConnections bounds the open client connections of each listen
+	// address; more wait in the kernel's accept queue. Default 10000.
+	MaxConnections int
 	// AccessLogFile is where the access log goes (absolute); "" =
 	// stdout. SIGUSR1 reopens it, for logrotate.
 	AccessLogFile string

@@ -39,6 +39,7 @@ func TestLoadFull(t *testing.T) {
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxBody:           1 << 20,
 		ShutdownTimeout:   time.Minute,
+		MaxConnections:    10000,
 		LogFormat:         "console",
 		AccessLog:         "json",
 	}
@@ -162,6 +163,7 @@ module = "../site/app.wasm"
 					ReadHeaderTimeout: 10 * time.Second,
 					MaxBody:           10 << 20,
 					ShutdownTimeout:   30 * time.Second,
+					MaxConnections:    10000,
 					LogFormat:         "json",
 					AccessLog:         "combined",
 				}

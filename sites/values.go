@@ -32,6 +32,7 @@ type rawServer struct {
 	AccessLog         any     `toml:"access_log"`
 	AuthCache         any     `toml:"auth_cache"`
 	AccessLogFile     any     `toml:"access_log_file"`
+	MaxConnections    any     `toml:"max_connections"`
 }
 
 type rawTLS struct {
