@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzStartResponse -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzEnviron -fuzztime=60s ./abi
 	$(GO) test -run=NONE -fuzz=FuzzResolve -fuzztime=60s ./host
+	$(GO) test -run=NONE -fuzz=FuzzCGIResponse -fuzztime=60s ./sandbox
 
 clean:
 	rm -rf examples/build wasgi

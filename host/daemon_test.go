@@ -265,3 +265,22 @@ func TestIsolationUnderFire(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestGuestExhaustion: a guest recursing without end and one writing 100
+// MiB to stderr are each contained; the host's log stays bounded.
+func TestGuestExhaustion(t *testing.T) {
+	th := startHost(t, strings.Replace(daemonSites, `request_timeout = "1s"`, `request_timeout = "60s"`, 1))
+	if resp, _ := th.do(t, "GET", "a.test", "/recurse", nil); resp.StatusCode != 500 {
+		t.Fatalf("recursion: %d", resp.StatusCode)
+	}
+	resp, body := th.do(t, "GET", "a.test", "/stderr100", nil)
+	if resp.StatusCode != 200 || body != "wrote 100 MiB" {
+		t.Fatalf("stderr flood: %d %q", resp.StatusCode, body)
+	}
+	if n := len(th.logs.String()); n > 4<<20 {
+		t.Fatalf("host log grew by %d bytes for 100 MiB of guest stderr", n)
+	}
+	if resp, _ := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 200 {
+		t.Fatal("host broken")
+	}
+}

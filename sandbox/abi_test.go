@@ -326,3 +326,49 @@ func TestGuestTextSanitized(t *testing.T) {
 		t.Fatalf("log %q", got)
 	}
 }
+
+// FuzzCGIResponse feeds arbitrary program output, in arbitrary pieces, to
+// the CGI response parser: it never panics, and what it sends is a valid
+// response (one status, headers without CR/LF/NUL, at most one length).
+func FuzzCGIResponse(f *testing.F) {
+	f.Add([]byte("Content-Type: text/plain\n\nhello"), uint8(3))
+	f.Add([]byte("Status: 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>x"), uint8(7))
+	f.Add([]byte("Location: /x\n\n"), uint8(1))
+	f.Add([]byte("Content-Length: 1\nContent-Length: 2\nContent-Type: a\n\n"), uint8(5))
+	f.Add([]byte("X: 1\rSet-Cookie: a\n\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, out []byte, step uint8) {
+		rec := httptest.NewRecorder()
+		r := &cgiResponse{w: rec}
+		n := int(step%64) + 1
+		for len(out) > 0 {
+			k := min(n, len(out))
+			if m, _ := r.Write(out[:k]); m != k {
+				t.Fatalf("short write %d of %d", m, k)
+			}
+			out = out[k:]
+		}
+		err := r.finish()
+		if !r.started {
+			if err == nil {
+				t.Fatal("no response and no error")
+			}
+			return
+		}
+		if r.status < 200 || r.status > 599 || rec.Code != r.status {
+			t.Fatalf("status %d / %d", r.status, rec.Code)
+		}
+		for k, vs := range rec.Header() {
+			if hopByHop[k] {
+				t.Fatalf("hop-by-hop %s passed", k)
+			}
+			for _, v := range vs {
+				if strings.ContainsAny(k+v, "\r\n\x00") {
+					t.Fatalf("bad header %q: %q", k, v)
+				}
+			}
+		}
+		if len(rec.Header().Values("Content-Length")) > 1 {
+			t.Fatal("two Content-Lengths")
+		}
+	})
+}

@@ -26,6 +26,7 @@ func main() {
 	body := flag.Int("body", 0, "POST a body of this many bytes")
 	label := flag.String("label", "", "label printed first")
 	micros := flag.Bool("us", false, "print latencies as whole microseconds")
+	grep := flag.String("grep", "", "count responses whose body contains this (printed last)")
 	flag.Parse()
 	u, err := url.Parse(*target)
 	if err != nil {
@@ -40,7 +41,7 @@ func main() {
 
 	var mu sync.Mutex
 	var lat []time.Duration
-	var errs, bytesIn int64
+	var errs, bytesIn, matched int64
 	stop := time.Now().Add(*dur)
 	var wg sync.WaitGroup
 	for range *conns {
@@ -48,7 +49,7 @@ func main() {
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			var e, n int64
+			var e, n, g int64
 			for time.Now().Before(stop) {
 				method, rd := "GET", io.Reader(nil)
 				if *body > 0 {
@@ -64,7 +65,16 @@ func main() {
 					e++
 					continue
 				}
-				m, _ := io.Copy(io.Discard, resp.Body)
+				var m int64
+				if *grep != "" {
+					b, _ := io.ReadAll(resp.Body)
+					m = int64(len(b))
+					if bytes.Contains(b, []byte(*grep)) {
+						g++
+					}
+				} else {
+					m, _ = io.Copy(io.Discard, resp.Body)
+				}
 				resp.Body.Close()
 				if resp.StatusCode != 200 {
 					e++
@@ -76,6 +86,7 @@ func main() {
 			lat = append(lat, mine...)
 			errs += e
 			bytesIn += n
+			matched += g
 			mu.Unlock()
 		}()
 	}
@@ -86,6 +97,11 @@ func main() {
 			return 0
 		}
 		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+	}
+	if *grep != "" {
+		defer fmt.Printf("\t%d\n", matched)
+		fmt.Printf("%s\t%.0f\t%s\t%s\t%d", *label, float64(len(lat))/dur.Seconds(), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), errs)
+		return
 	}
 	if *micros {
 		fmt.Printf("%s\t%.0f\t%d\t%d\t%d\n", *label, float64(len(lat))/dur.Seconds(), pct(0.50).Microseconds(), pct(0.99).Microseconds(), errs)

@@ -136,6 +136,16 @@ func init() {
 		}
 		io.WriteString(w, "flooded")
 	})
+	mux.HandleFunc("/stderr100", func(w http.ResponseWriter, r *http.Request) {
+		line := []byte(strings.Repeat("x", 1023) + "\n")
+		for range 100 << 10 { // 100 MiB
+			os.Stderr.Write(line)
+		}
+		io.WriteString(w, "wrote 100 MiB")
+	})
+	mux.HandleFunc("/recurse", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, recurse(1))
+	})
 	mux.HandleFunc("/log", func(w http.ResponseWriter, r *http.Request) {
 		guest.Log(2, "hello from the guest log")
 		fmt.Fprintln(os.Stderr, "hello from stderr")
@@ -165,6 +175,14 @@ func init() {
 	})
 	// Route on PATH_INFO, so the app works at any mount.
 	guest.Serve(guest.StripScriptName(mux))
+}
+
+// recurse never returns: the stack (in linear memory for Go) grows until
+// the memory limit or Go's stack limit stops it.
+func recurse(n int) int {
+	var pad [256]byte
+	pad[n%256] = byte(n)
+	return recurse(n+1) + int(pad[0])
 }
 
 func env(w http.ResponseWriter, r *http.Request) {
