@@ -45,6 +45,8 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzEnviron -fuzztime=60s ./abi
 	$(GO) test -run=NONE -fuzz=FuzzResolve -fuzztime=60s ./host
 	$(GO) test -run=NONE -fuzz=FuzzCGIResponse -fuzztime=60s ./sandbox
+	$(GO) test -run=NONE -fuzz=FuzzHostFunctions -fuzztime=60s ./sandbox
+	$(GO) test -run=NONE -fuzz=FuzzBasicCredentials -fuzztime=60s ./host
 
 clean:
 	rm -rf examples/build wasgi

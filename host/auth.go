@@ -32,8 +32,8 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 		h.fail(w, r, q, http.StatusForbidden, nil)
 		return false
 	}
-	user, password, ok := r.BasicAuth()
-	if !ok || user == "" || len(user) > maxUserLen || len(password) > maxPasswordLen || hasCTL(user) {
+	user, password, ok := basicCredentials(r)
+	if !ok {
 		h.challenge(w, r, q, rule)
 		return false
 	}
@@ -59,6 +59,17 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 		return false
 	}
 	return true
+}
+
+// basicCredentials returns the Basic credentials of a request when they are
+// worth asking a provider about: well-formed, a non-empty user without
+// control characters, both within their length limits.
+func basicCredentials(r *http.Request) (user, password string, ok bool) {
+	user, password, ok = r.BasicAuth()
+	if !ok || user == "" || len(user) > maxUserLen || len(password) > maxPasswordLen || hasCTL(user) {
+		return "", "", false
+	}
+	return user, password, true
 }
 
 // authenticate checks the credentials with the provider app and, when

@@ -260,3 +260,24 @@ hosts = ["b.test"]
 	}
 	t.Log(err)
 }
+
+func FuzzBasicCredentials(f *testing.F) {
+	f.Add("Basic " + base64.StdEncoding.EncodeToString([]byte("alice:right")))
+	f.Add("Basic !!!")
+	f.Add("basic " + base64.StdEncoding.EncodeToString([]byte("a:b:c")))
+	f.Add("Basic " + base64.StdEncoding.EncodeToString([]byte("\x00:x")))
+	f.Fuzz(func(t *testing.T, header string) {
+		r, _ := http.NewRequest("GET", "http://x/", nil)
+		r.Header.Set("Authorization", header)
+		user, password, ok := basicCredentials(r)
+		if !ok {
+			if user != "" || password != "" {
+				t.Fatal("refused credentials leaked")
+			}
+			return
+		}
+		if user == "" || len(user) > maxUserLen || len(password) > maxPasswordLen || hasCTL(user) || strings.Contains(user, ":") {
+			t.Fatalf("accepted %q / %q", user, password)
+		}
+	})
+}

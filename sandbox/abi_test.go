@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -369,6 +370,39 @@ func FuzzCGIResponse(f *testing.F) {
 		}
 		if len(rec.Header().Values("Content-Length")) > 1 {
 			t.Fatal("two Content-Lengths")
+		}
+	})
+}
+
+// FuzzHostFunctions drives every host function with arbitrary arguments
+// and memory, as a hostile guest would: each call either answers or traps
+// with an out-of-bounds error; nothing else may panic, and nothing is
+// written outside the buffer the guest named.
+func FuzzHostFunctions(f *testing.F) {
+	f.Add(uint8(0), uint64(0), uint64(16), uint64(100), uint64(8), []byte("200 OK"))
+	f.Add(uint8(3), uint64(0xffff_fff0), uint64(0x20), uint64(0), uint64(0), []byte{})
+	f.Add(uint8(4), uint64(10), uint64(0xffff_ffff), uint64(1), uint64(1), []byte("x"))
+	names := make([]string, 0, len(hostFuncs))
+	for n := range hostFuncs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	f.Fuzz(func(t *testing.T, which uint8, a, b, c, d uint64, mem []byte) {
+		name := names[int(which)%len(names)]
+		g := newFakeGuest("REQUEST_METHOD=GET\x00", strings.NewReader("body"))
+		copy(g.mem.Bytes, mem)
+		before := bytes.Clone(g.mem.Bytes)
+		g.call.User, g.call.Password = "u", "p"
+		_, trap := g.invoke(hostFuncs[name], a, b, c, d)
+		if trap != nil && !errors.Is(trap, errOutOfBounds) {
+			t.Fatalf("%s: %v", name, trap)
+		}
+		// Only environ_read, body_read, auth_user, auth_password write, and
+		// only into [a, a+b).
+		for i := range g.mem.Bytes {
+			if g.mem.Bytes[i] != before[i] && (uint64(i) < a&0xffff_ffff || uint64(i) >= a&0xffff_ffff+b&0xffff_ffff) {
+				t.Fatalf("%s wrote byte %d outside its buffer [%d, +%d)", name, i, a, b)
+			}
 		}
 	})
 }
