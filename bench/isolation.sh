@@ -25,8 +25,8 @@ URL=http://127.0.0.1:8092
 printf 'case\treq/s\tp50\tp99\tfailures\n'
 out/load -label "quiet alone" -url $URL/ -host quiet.test -c 8 -d "$DURATION" | tee out/quiet.tsv
 # The hammer: twice its capacity in infinite loops, plus traps.
-out/load -label "hammer /spin (504/503 expected)" -url $URL/spin -host hammer.test -c 8 -d "$DURATION" > out/hammer1.tsv &
-out/load -label "hammer trap (500/503 expected)" -url $URL/abi/body_write -host hammer.test -c 8 -d "$DURATION" > out/hammer2.tsv &
+nice -n 19 out/load -label "hammer /spin (504/503 expected)" -url $URL/spin -host hammer.test -c 8 -d "$DURATION" > out/hammer1.tsv &
+nice -n 19 out/load -label "hammer trap (500/503 expected)" -url $URL/abi/body_write -host hammer.test -c 8 -d "$DURATION" > out/hammer2.tsv &
 sleep 0.5
 out/load -label "quiet under fire" -url $URL/ -host quiet.test -c 8 -d "$DURATION" | tee -a out/quiet.tsv
 wait %2 %3 2>/dev/null || true

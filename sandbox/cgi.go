@@ -122,7 +122,8 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	if c.cfg.MemoryLimit > 0 {
 		cctx = experimental.WithMemoryAllocator(cctx, limitAllocator(c.cfg.MemoryLimit))
 	}
-	err := c.instantiate(cctx, mc)
+	var err error
+	deprioritizeIfLong(func() { err = c.instantiate(cctx, mc) })
 	g.served.Add(1)
 	g.created.Add(1)
 	if err == nil {

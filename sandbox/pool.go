@@ -423,7 +423,8 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.g.cfg.RequestTimeout)
 	dl, _ := cctx.Deadline()
 	in.deadline.Store(dl.UnixNano())
-	res, err := in.fns[ph].Call(context.WithValue(cctx, callKey{}, c))
+	var res []uint64
+	deprioritizeIfLong(func() { res, err = in.fns[ph].Call(context.WithValue(cctx, callKey{}, c)) })
 	cancel()
 	c.phase = phaseNone
 	in.requests++
@@ -613,7 +614,8 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 			err = fmt.Errorf("instantiate %s: %v", p.m.Path, r)
 		}
 	}()
-	mod, err := p.g.rt.rt.InstantiateModule(ctx, p.m.compiled, mc)
+	var mod api.Module
+	deprioritized(func() { mod, err = p.g.rt.rt.InstantiateModule(ctx, p.m.compiled, mc) })
 	if err != nil {
 		if mod != nil {
 			mod.Close(ctx)

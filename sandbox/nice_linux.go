@@ -1,0 +1,84 @@
+package sandbox
+
+import (
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Long guest calls are deprioritised. wazero's machine code cannot be
+// preempted by Go's scheduler, so a guest spinning until its deadline owns
+// an OS thread for the whole time; on a machine with few cores, two of
+// them starve every other site's requests. A call still running after
+// longCall has its thread's nice value raised to longCallNice, so the
+// kernel gives short requests of other sites the CPU first; the thread
+// gets its priority back when the call returns.
+const (
+	longCall     = 10 * time.Millisecond
+	longCallNice = 10
+)
+
+// canRenice reports whether this process may lower a thread's nice value
+// back to 0 (root, or CAP_SYS_NICE). Without that, a reniced thread could
+// not be restored, so nothing is reniced.
+var canRenice = func() bool {
+	ok := make(chan bool)
+	go func() {
+		// Locked and never unlocked: the thread ends with this goroutine,
+		// whatever its nice value became.
+		runtime.LockOSThread()
+		tid := syscall.Gettid()
+		ok <- syscall.Setpriority(syscall.PRIO_PROCESS, tid, 1) == nil &&
+			syscall.Setpriority(syscall.PRIO_PROCESS, tid, 0) == nil
+	}()
+	return <-ok
+}()
+
+// deprioritized runs call on the current thread at nice longCallNice:
+// for instance creation (~10 ms of CPU for a Go guest), which a site that
+// traps on purpose can make every request pay, at everyone else's cost.
+func deprioritized(call func()) {
+	if !canRenice {
+		call()
+		return
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := syscall.Gettid()
+	if syscall.Setpriority(syscall.PRIO_PROCESS, tid, longCallNice) != nil {
+		call()
+		return
+	}
+	defer syscall.Setpriority(syscall.PRIO_PROCESS, tid, 0)
+	call()
+}
+
+// deprioritizeIfLong runs call on the current thread and lowers the
+// thread's priority while the call runs longer than longCall.
+func deprioritizeIfLong(call func()) {
+	if !canRenice {
+		call()
+		return
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := syscall.Gettid()
+	var mu sync.Mutex
+	done, reniced := false, false
+	t := time.AfterFunc(longCall, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			reniced = syscall.Setpriority(syscall.PRIO_PROCESS, tid, longCallNice) == nil
+		}
+	})
+	call()
+	t.Stop()
+	mu.Lock()
+	done = true
+	if reniced {
+		syscall.Setpriority(syscall.PRIO_PROCESS, tid, 0)
+	}
+	mu.Unlock()
+}
