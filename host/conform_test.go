@@ -97,9 +97,12 @@ func TestCGIEdges(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(th.logs.String(), "only stderr from this program") {
-		t.Fatal("stderr not logged")
-	}
+	t.Run("stderr logged", func(t *testing.T) {
+		th.do(t, "GET", "conform.test", "/stderr-only", nil)
+		if !strings.Contains(th.logs.String(), "only stderr from this program") {
+			t.Fatal("stderr not logged")
+		}
+	})
 
 	t.Run("exit after output aborts", func(t *testing.T) {
 		resp, err := httpGetHost(th.url+"/exit-after-output", "conform.test")
