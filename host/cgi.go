@@ -38,14 +38,7 @@ func (h *Host) serveCGI(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	err := a.cgi.Serve(r.Context(), call)
 	*bp = env[:0]
 	environPool.Put(bp)
-	if err == nil {
-		return
+	if err != nil {
+		h.appFailed(w, r, q, a, err, statusFor(err), call.Started())
 	}
-	if call.Started() {
-		a.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Msg("CGI program failed after its response started")
-		panic(http.ErrAbortHandler)
-	}
-	status := statusFor(err)
-	h.fail(w, r, q, status, err)
-	a.log.Error().Err(err).Str("request_id", q.id).Int("status", status).Str("stderr", stderrOf(err)).Msg("CGI request failed")
 }

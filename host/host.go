@@ -391,15 +391,20 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	if err == nil {
 		return
 	}
-	if call.Started() {
-		// Headers are gone: all that is left is to make sure the client
-		// cannot mistake a cut-off body for a whole one.
-		a.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Msg("app failed after its response started")
-		panic(http.ErrAbortHandler)
-	}
 	status := statusFor(err)
 	if call.BodyTooLarge() {
 		status = http.StatusRequestEntityTooLarge
+	}
+	h.appFailed(w, r, q, a, err, status, call.Started())
+}
+
+// appFailed answers and logs a failed app request, reactor or CGI. Once
+// the headers are gone, all that is left is to make sure the client cannot
+// mistake a cut-off body for a whole one: the connection is aborted.
+func (h *Host) appFailed(w *logWriter, r *http.Request, q *request, a *app, err error, status int, started bool) {
+	if started {
+		a.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Msg("app failed after its response started")
+		panic(http.ErrAbortHandler)
 	}
 	h.fail(w, r, q, status, err)
 	ev := a.log.Error()

@@ -137,13 +137,7 @@ func (g *Group) Close(ctx context.Context) {
 	}
 	g.closed = true
 	close(g.stop)
-	var idle []*instance
-	for _, p := range g.pools {
-		idle = append(idle, p.idle...)
-		p.alive -= len(p.idle)
-		p.idle = nil
-	}
-	g.alive -= len(idle)
+	idle := g.takeAllIdle()
 	roots := g.roots
 	g.roots = nil
 	g.mu.Unlock()
@@ -167,6 +161,16 @@ func (g *Group) Retire(ctx context.Context) {
 		return
 	}
 	g.retired = true
+	idle := g.takeAllIdle()
+	g.mu.Unlock()
+	for _, in := range idle {
+		in.close(ctx)
+	}
+}
+
+// takeAllIdle removes every idle instance of the group, for the caller to
+// close outside the lock. g.mu must be held.
+func (g *Group) takeAllIdle() []*instance {
 	var idle []*instance
 	for _, p := range g.pools {
 		idle = append(idle, p.idle...)
@@ -174,10 +178,7 @@ func (g *Group) Retire(ctx context.Context) {
 		p.idle = nil
 	}
 	g.alive -= len(idle)
-	g.mu.Unlock()
-	for _, in := range idle {
-		in.close(ctx)
-	}
+	return idle
 }
 
 // reap closes instances idle longer than IdleTimeout, keeping MinInstances
