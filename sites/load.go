@@ -254,9 +254,9 @@ var knownKeys = map[string][]string{
 	"":               {"server", "groups", "site"},
 	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "access_log_file", "auth_cache", "max_connections"},
 	"server.tls":     {"cert", "key"},
-	"groups.*":       {"instances", "min_instances", "max_requests", "request_timeout", "queue_timeout", "idle_timeout", "memory_limit"},
+	"groups.*":       {"instances", "min_instances", "max_requests", "request_timeout", "queue_timeout", "idle_timeout", "memory_limit", "hard_timeout"},
 	"site":           {"name", "hosts", "root", "app", "alias", "directory", "location"},
-	"site.app":       {"name", "mount", "module", "group", "abi", "env", "dirs"},
+	"site.app":       {"name", "mount", "module", "group", "abi", "env", "dirs", "runtime", "wsgi", "python_path", "python_home", "check_password", "groups_for_user"},
 	"site.app.dirs":  {"guest", "host", "mode"},
 	"site.alias":     {"url", "path"},
 	"site.directory": {"path", "require", "options", "auth", "realm"},
@@ -476,6 +476,7 @@ func newGroup(name string, private bool) *Group {
 		QueueTimeout:   defaultQueueTimeout,
 		IdleTimeout:    defaultIdleTimeout,
 		MemoryLimit:    defaultMemoryLimit,
+		HardTimeout:    true,
 	}
 }
 
@@ -521,6 +522,7 @@ func (l *loader) group(name string, r *rawGroup, p path) *Group {
 	default:
 		g.MemoryLimit = m / wasmPage * wasmPage
 	}
+	g.HardTimeout = l.boolean(r.HardTimeout, p.key("hard_timeout"), true)
 	return g
 }
 
@@ -627,10 +629,26 @@ func (l *loader) apps(s *Site, raw []*rawApp, ap path, groups map[string]*Group)
 			}
 		}
 
-		if mp := p.key("module"); l.requiredString(ra.Module, mp) {
-			if m := l.nonEmpty(ra.Module, mp); m != "" {
-				a.Module = resolve(s.Root, m)
-				l.checkPath(mp, "module", a.Module, false)
+		a.Runtime = l.oneOf(ra.Runtime, p.key("runtime"), "", "", "python")
+		if a.Runtime == "python" {
+			if ra.Module != nil {
+				l.errorf(p.key("module"), `an app with runtime = "python" runs the host's Python runtime: remove module`)
+			}
+			a.Python = l.python(s, ra, p)
+		} else {
+			for _, k := range []struct {
+				v    any
+				name string
+			}{{ra.WSGI, "wsgi"}, {ra.PythonPath, "python_path"}, {ra.PythonHome, "python_home"}, {ra.CheckPassword, "check_password"}, {ra.GroupsForUser, "groups_for_user"}} {
+				if k.v != nil {
+					l.errorf(p.key(k.name), `%s applies to Python apps only: add runtime = "python"`, k.name)
+				}
+			}
+			if mp := p.key("module"); l.requiredString(ra.Module, mp) {
+				if m := l.nonEmpty(ra.Module, mp); m != "" {
+					a.Module = resolve(s.Root, m)
+					l.checkPath(mp, "module", a.Module, false)
+				}
 			}
 		}
 
@@ -646,6 +664,9 @@ func (l *loader) apps(s *Site, raw []*rawApp, ap path, groups map[string]*Group)
 		}
 
 		a.ABI = l.oneOf(ra.ABI, p.key("abi"), "wasgi", "wasgi", "cgi")
+		if a.Runtime == "python" && a.ABI != "wasgi" {
+			l.errorf(p.key("abi"), `the Python runtime is a reactor: abi must be "wasgi"`)
+		}
 
 		ep := p.key("env")
 		for _, k := range slices.Sorted(maps.Keys(ra.Env)) {
@@ -696,6 +717,67 @@ func (l *loader) apps(s *Site, raw []*rawApp, ap path, groups map[string]*Group)
 		s.Apps = append(s.Apps, a)
 	}
 }
+
+// python reads the keys of an app with runtime = "python".
+func (l *loader) python(s *Site, ra *rawApp, p path) *PythonApp {
+	py := &PythonApp{}
+	if wp := p.key("wsgi"); l.requiredString(ra.WSGI, wp) {
+		py.WSGI = l.str(ra.WSGI, wp, "")
+		if !strings.Contains(py.WSGI, ":") {
+			py.WSGI += ":application"
+		}
+		if !pyTarget.MatchString(py.WSGI) {
+			l.errorf(wp, `%q is not "package.module:callable", like "mysite.wsgi:application"`, py.WSGI)
+		}
+	}
+	if ra.PythonPath != nil {
+		pp := p.key("python_path")
+		if list, ok := l.strList(ra.PythonPath, pp); ok {
+			for i, d := range list {
+				if d == "" {
+					l.errorf(pp.at(i), "empty folder name")
+					continue
+				}
+				abs := resolve(s.Root, d)
+				l.checkPath(pp.at(i), "python_path folder", abs, true)
+				py.Path = append(py.Path, abs)
+			}
+		}
+	}
+	if ra.PythonHome != nil {
+		hp := p.key("python_home")
+		if h := l.nonEmpty(ra.PythonHome, hp); h != "" {
+			py.Home = resolve(s.Root, h)
+			l.checkPath(hp, "python_home folder", py.Home, true)
+			if fi, err := os.Stat(py.Home); err == nil && fi.IsDir() && !isDir(filepath.Join(py.Home, "lib", "python3.11", "site-packages")) {
+				l.errorf(hp, "%s has no lib/python3.11/site-packages: python_home must be a Python 3.11 virtual environment", py.Home)
+			}
+		}
+	}
+	for _, f := range []struct {
+		v    any
+		name string
+		dst  *string
+	}{{ra.CheckPassword, "check_password", &py.CheckPassword}, {ra.GroupsForUser, "groups_for_user", &py.GroupsForUser}} {
+		if f.v == nil {
+			continue
+		}
+		fp := p.key(f.name)
+		*f.dst = l.str(f.v, fp, "")
+		if !pyTarget.MatchString(*f.dst) || !strings.Contains(*f.dst, ":") {
+			l.errorf(fp, `%q is not "package.module:function", like "mysite.auth:check_password"`, *f.dst)
+		}
+	}
+	return py
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// pyTarget matches "package.module:attribute".
+var pyTarget = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
 func (l *loader) aliases(s *Site, raw []*rawAlias, ap path) {
 	mounts := map[string]*App{}

@@ -108,6 +108,11 @@ type Group struct {
 	// MemoryLimit caps an instance's linear memory in bytes; default
 	// 256 MiB, at least 64 KiB, always a multiple of the 64 KiB wasm page.
 	MemoryLimit int64
+	// HardTimeout (default true) compiles the group's modules with
+	// interruption checks so that RequestTimeout can stop a guest stuck in
+	// a loop. false trades that for speed: a timed-out request still gets
+	// its 504, but the guest runs on until it returns by itself.
+	HardTimeout bool
 }
 
 // Site is one [[site]] table: a virtual host with its apps and static files.
@@ -144,10 +149,40 @@ type App struct {
 	Group string
 	// ABI is "wasgi" (default) or "cgi".
 	ABI string
+	// Runtime is "" for a module of the user's own, or "python" for a
+	// Python WSGI app run by the host's Python runtime (Module is then
+	// empty and the Python fields below apply).
+	Runtime string
+	// Python describes a Python WSGI app; nil unless Runtime is "python".
+	Python *PythonApp
 	// Env holds the app's own environment; never nil.
 	Env map[string]string
 	// Dirs are the WASI preopens.
 	Dirs []Dir
+}
+
+// PythonApp is the Python side of an app with runtime = "python": the
+// keys that replace mod_wsgi's WSGIScriptAlias target, WSGIPythonPath,
+// WSGIPythonHome and WSGIAuthUserScript/WSGIAuthGroupScript.
+type PythonApp struct {
+	// WSGI names the application callable as "package.module:name"
+	// (":application" when the name is left out).
+	WSGI string
+	// Path lists absolute host folders put on sys.path, in order
+	// (WSGIPythonPath, python-path=).
+	Path []string
+	// Home is the absolute folder of a virtual environment whose
+	// lib/python3.11/site-packages is put on sys.path after Path
+	// (WSGIPythonHome, python-home=); "" for none.
+	Home string
+	// CheckPassword names the function answering wasgi_check_password,
+	// "module:function", called as f(environ, user, password) and
+	// returning True, False or None (WSGIAuthUserScript); "" for none.
+	CheckPassword string
+	// GroupsForUser names the function answering wasgi_groups_for_user,
+	// called as f(environ, user) and returning a list of group names
+	// (WSGIAuthGroupScript); "" for none.
+	GroupsForUser string
 }
 
 // Dir is one WASI preopen of an app.

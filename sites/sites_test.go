@@ -51,6 +51,7 @@ func TestLoadFull(t *testing.T) {
 		Name: "shop", Instances: 8, MinInstances: 2, MaxRequests: 10000,
 		RequestTimeout: 30 * time.Second, QueueTimeout: 5 * time.Second, IdleTimeout: 10 * time.Minute,
 		MemoryLimit: 100_000_000 / 65536 * 65536,
+		HardTimeout: true,
 	}
 	if got := cfg.Groups["shop"]; !reflect.DeepEqual(got, wantShop) {
 		t.Errorf("group shop = %+v, want %+v", got, wantShop)
@@ -179,6 +180,7 @@ module = "../site/app.wasm"
 				want := &Group{
 					Name: "s/a", Private: true, Instances: 4,
 					RequestTimeout: 60 * time.Second, QueueTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute,
+					HardTimeout: true,
 					MemoryLimit: 256 << 20,
 				}
 				if a := c.Sites[0].Apps[0]; a.Group != "s/a" || !reflect.DeepEqual(c.Groups["s/a"], want) {

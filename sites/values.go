@@ -48,6 +48,7 @@ type rawGroup struct {
 	QueueTimeout   any `toml:"queue_timeout"`
 	IdleTimeout    any `toml:"idle_timeout"`
 	MemoryLimit    any `toml:"memory_limit"`
+	HardTimeout    any `toml:"hard_timeout"`
 }
 
 type rawSite struct {
@@ -68,6 +69,13 @@ type rawApp struct {
 	ABI    any            `toml:"abi"`
 	Env    map[string]any `toml:"env"`
 	Dirs   []*rawDir      `toml:"dirs"`
+
+	Runtime       any `toml:"runtime"`
+	WSGI          any `toml:"wsgi"`
+	PythonPath    any `toml:"python_path"`
+	PythonHome    any `toml:"python_home"`
+	CheckPassword any `toml:"check_password"`
+	GroupsForUser any `toml:"groups_for_user"`
 }
 
 type rawDir struct {

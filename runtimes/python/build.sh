@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Builds wasgi's Python runtime: CPython 3.11 for wasm32-wasi from Debian's
+# source packages, linked into a reactor that speaks the wasgi ABI, plus the
+# standard library compiled to .pyc. Every stage is cached in the build
+# folder, so a second run only redoes what changed.
+#
+#   runtimes/python/build.sh            # build into $WASGI_PYTHON
+#
+# WASGI_PYTHON (default ${XDG_CACHE_HOME:-~/.cache}/wasgi/python) receives
+#   python-wsgi.wasm   the runtime module
+#   lib/python3.11/    the standard library, mounted read-only at /usr/local/lib/python3.11
+# and $WASGI_PYTHON.build holds the sources and objects.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+out=${WASGI_PYTHON:-${XDG_CACHE_HOME:-$HOME/.cache}/wasgi/python}
+work=${WASGI_PYTHON_BUILD:-$out.build}
+jobs=${JOBS:-$(nproc)}
+mkdir -p "$out" "$work"
+log() { printf '==> %s\n' "$*" >&2; }
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# Toolchain: Debian's clang 14 with wasi-libc, and the build Python, which
+# must be the same 3.11 as the target.
+need=()
+for p in clang lld wasi-libc libclang-rt-14-dev-wasm32 python3.11 xz-utils; do
+	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	log "installing ${need[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+buildpy=/usr/bin/python3.11
+
+# Sources: Debian's own packages, through a private apt configuration so
+# that /etc/apt is left alone.
+src=$work/src
+if [ ! -f "$src/.done" ]; then
+	log "fetching Debian sources of python3.11 and zlib"
+	apt=$work/apt
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$src"
+	echo "deb-src http://deb.debian.org/debian bookworm main" >"$apt/sources.list"
+	opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=$apt/none"
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1
+		-o APT::Sandbox::User=root)
+	apt-get "${opts[@]}" -qq update
+	(cd "$src" && apt-get "${opts[@]}" -qq source --download-only python3.11 zlib)
+	touch "$src/.done"
+fi
+
+# zlib, cross-built as a static library (zlib and friends need it).
+zlib=$work/zlib
+if [ ! -f "$zlib/lib/libz.a" ]; then
+	log "building zlib for wasm32-wasi"
+	rm -rf "$work/zlib-src" && mkdir -p "$work/zlib-src"
+	tar -xf "$(ls "$src"/zlib_*.orig.tar.* | head -1)" -C "$work/zlib-src" --strip-components=1
+	(cd "$work/zlib-src" &&
+		CHOST=wasm32-wasi CC="clang --target=wasm32-wasi" AR=llvm-ar RANLIB=llvm-ranlib \
+			CFLAGS="-O2 -D_WASI_EMULATED_SIGNAL" ./configure --static --prefix="$zlib" >/dev/null &&
+		make -s -j"$jobs" libz.a >/dev/null && make -s install >/dev/null)
+fi
+
+# CPython: upstream 3.11 as Debian ships it (the .orig tarball), configured
+# with CPython's own WASI site file.
+cpy=$work/cpython
+if [ ! -f "$cpy/libpython3.11.a" ]; then
+	log "building CPython for wasm32-wasi (a few minutes)"
+	rm -rf "$cpy" && mkdir -p "$cpy"
+	tar -xf "$(ls "$src"/python3.11_*.orig.tar.* | head -1)" -C "$cpy" --strip-components=1
+	(cd "$cpy" &&
+		CONFIG_SITE=Tools/wasm/config.site-wasm32-wasi \
+			CC="clang --target=wasm32-wasi" CPP="clang --target=wasm32-wasi -E" \
+			AR=llvm-ar RANLIB=llvm-ranlib \
+			CFLAGS="-O2 -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS" \
+			LDFLAGS="-lwasi-emulated-signal -lwasi-emulated-getpid -lwasi-emulated-process-clocks" \
+			ZLIB_CFLAGS="-I$zlib/include" ZLIB_LIBS="-L$zlib/lib -lz" \
+			PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= \
+			py_cv_module__lzma=n/a py_cv_module__uuid=n/a py_cv_module__crypt=n/a \
+			py_cv_module__bz2=n/a py_cv_module__sqlite3=n/a py_cv_module__ctypes=n/a \
+			py_cv_module_readline=n/a py_cv_module__curses=n/a py_cv_module__curses_panel=n/a \
+			py_cv_module__dbm=n/a py_cv_module__gdbm=n/a py_cv_module__tkinter=n/a \
+			py_cv_module__ssl=n/a py_cv_module__hashlib=n/a py_cv_module_nis=n/a \
+			./configure -q --host=wasm32-unknown-wasi --build=x86_64-pc-linux-gnu \
+			--with-build-python=$buildpy --disable-test-modules --without-ensurepip \
+			>"$work/configure.log" 2>&1 &&
+		make -j"$jobs" >"$work/make.log" 2>&1) || {
+		tail -40 "$work/configure.log" "$work/make.log" 2>/dev/null >&2
+		exit 1
+	}
+fi
+log "CPython built: $(ls -la "$cpy/python.wasm" | awk '{print $5}') bytes"
