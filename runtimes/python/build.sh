@@ -66,7 +66,7 @@ fi
 # CPython: upstream 3.11 as Debian ships it (the .orig tarball), configured
 # with CPython's own WASI site file.
 cpy=$work/cpython
-if [ ! -f "$cpy/libpython3.11.a" ]; then
+if [ ! -f "$cpy/.built" ]; then
 	log "building CPython for wasm32-wasi (a few minutes)"
 	rm -rf "$cpy" && mkdir -p "$cpy"
 	tar -xf "$(ls "$src"/python3.11_*.orig.tar.* | head -1)" -C "$cpy" --strip-components=1
@@ -86,9 +86,39 @@ if [ ! -f "$cpy/libpython3.11.a" ]; then
 			./configure -q --host=wasm32-unknown-wasi --build=x86_64-pc-linux-gnu \
 			--with-build-python=$buildpy --disable-test-modules --without-ensurepip \
 			>"$work/configure.log" 2>&1 &&
-		make -j"$jobs" >"$work/make.log" 2>&1) || {
+		make -j"$jobs" >"$work/make.log" 2>&1 && touch .built) || {
 		tail -40 "$work/configure.log" "$work/make.log" 2>/dev/null >&2
 		exit 1
 	}
 fi
-log "CPython built: $(ls -la "$cpy/python.wasm" | awk '{print $5}') bytes"
+
+# The runtime module: the reactor in wasgi_python.c linked with libpython.
+wasm=$out/python-wsgi.wasm
+if [ ! -f "$wasm" ] || [ "$here/wasgi_python.c" -nt "$wasm" ] || [ "$here/../../abi/include/wasgi.h" -nt "$wasm" ]; then
+	log "linking python-wsgi.wasm"
+	clang --target=wasm32-wasi -mexec-model=reactor -O2 \
+		-D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS \
+		-I"$cpy/Include" -I"$cpy" -I"$here/../../abi/include" \
+		-o "$wasm.tmp" "$here/wasgi_python.c" \
+		"$cpy/libpython3.11.a" "$cpy/Modules/_decimal/libmpdec/libmpdec.a" "$cpy/Modules/expat/libexpat.a" \
+		-L"$zlib/lib" -lz -lwasi-emulated-signal -lwasi-emulated-getpid -lwasi-emulated-process-clocks -lm \
+		-Wl,-z,stack-size=1048576 -Wl,--stack-first -Wl,--initial-memory=16777216 -Wl,--strip-debug
+	mv "$wasm.tmp" "$wasm"
+fi
+
+# The standard library, without what cannot run in WASI or is only for
+# developing CPython, compiled to .pyc by the build Python (same 3.11
+# bytecode), plus the bridge.
+lib=$out/lib/python3.11
+if [ ! -f "$lib/.done" ] || [ "$here/_wasgi_bridge.py" -nt "$lib/.done" ]; then
+	log "installing the standard library"
+	rm -rf "$lib" && mkdir -p "$lib"
+	(cd "$cpy/Lib" && tar -cf - --exclude=test --exclude=tests --exclude=idlelib --exclude=tkinter \
+		--exclude=turtledemo --exclude=ensurepip --exclude=venv --exclude=__pycache__ \
+		--exclude=distutils --exclude=lib2to3 --exclude=pydoc_data --exclude=unittest/test . ) | tar -xf - -C "$lib"
+	cp "$cpy"/build/lib.wasi-wasm32-3.11/_sysconfigdata_*.py "$lib/"
+	cp "$here/_wasgi_bridge.py" "$lib/"
+	"$buildpy" -m compileall -q -j "$jobs" "$lib" >/dev/null || true
+	touch "$lib/.done"
+fi
+log "python runtime ready in $out ($(du -sh "$wasm" | cut -f1) module, $(du -sh "$lib" | cut -f1) stdlib)"

@@ -1,0 +1,294 @@
+"""WSGI (PEP 3333) on the wasgi ABI.
+
+The C runtime calls start() once per instance (inside _initialize, so the
+host can snapshot the result), then handle() once per request and
+check_password()/groups_for_user() for each auth check. The application's
+own errors are answered here: a traceback goes to the host log, the client
+gets a plain 500.
+"""
+
+import importlib
+import io
+import os
+import sys
+import traceback
+
+import _wasgi
+
+LOG_INFO, LOG_WARN, LOG_ERROR = 1, 2, 3
+
+_app = None
+_check = None
+_groups = None
+
+
+def _resolve(target):
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in (attr or "application").split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def start():
+    """Imports the application named by WASGI_WSGI (and the auth hooks)."""
+    global _app, _check, _groups
+    site_dir = os.environ.get("WASGI_PYTHON_SITE")
+    if site_dir:
+        import site
+
+        site.addsitedir(site_dir)  # honours .pth files, as a virtualenv does
+    sys.stdout = _LogStream(LOG_INFO)
+    sys.stderr = _LogStream(LOG_ERROR)
+    _app = _resolve(os.environ["WASGI_WSGI"])
+    if os.environ.get("WASGI_CHECK_PASSWORD"):
+        _check = _resolve(os.environ["WASGI_CHECK_PASSWORD"])
+    if os.environ.get("WASGI_GROUPS_FOR_USER"):
+        _groups = _resolve(os.environ["WASGI_GROUPS_FOR_USER"])
+
+
+def restored():
+    """Renews per-instance state in an instance started from a snapshot."""
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed()
+    return 0
+
+
+class _LogStream(io.TextIOBase):
+    """A text stream whose lines go to the host log (wsgi.errors, stderr)."""
+
+    def __init__(self, level):
+        self._level = level
+        self._buf = ""
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        self._buf += s
+        if "\n" in self._buf:
+            *lines, self._buf = self._buf.split("\n")
+            for line in lines:
+                _wasgi.log(self._level, line.encode("utf-8", "backslashreplace"))
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if self._buf:
+            _wasgi.log(self._level, self._buf.encode("utf-8", "backslashreplace"))
+            self._buf = ""
+
+
+class _Body(io.RawIOBase):
+    """The request body, pulled from the host as the app reads it."""
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        return _wasgi.readinto(b)
+
+
+class _FileWrapper:
+    """wsgi.file_wrapper: iterates a file-like object in blocks."""
+
+    def __init__(self, filelike, blksize=65536):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        read = self.filelike.read
+        while True:
+            data = read(self.blksize)
+            if not data:
+                return
+            yield data
+
+
+def _environ(raw):
+    env = {}
+    for entry in raw.split(b"\0"):
+        if entry:
+            key, _, value = entry.partition(b"=")
+            # PEP 3333: native strings holding the bytes as latin-1.
+            env[key.decode("latin-1")] = value.decode("latin-1")
+    return env
+
+
+def _is_latin1(s):
+    try:
+        s.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Response:
+    """start_response and the body writes of one request."""
+
+    def __init__(self):
+        self.status = None
+        self.headers = None
+        self.sent = False
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response called twice without exc_info")
+        if not isinstance(status, str) or not _is_latin1(status):
+            raise TypeError("status must be a latin-1 str, like '200 OK'")
+        lines = []
+        for h in headers:
+            if not isinstance(h, tuple) or len(h) != 2:
+                raise TypeError("headers must be a list of (name, value) tuples")
+            name, value = h
+            if not isinstance(name, str) or not isinstance(value, str) or not _is_latin1(name + value):
+                raise TypeError("header %r: name and value must be latin-1 str" % (h,))
+            lines.append("%s: %s\r\n" % (name, value))
+        self.status = status
+        self.headers = lines
+        return self.write
+
+    def send_headers(self, length=None):
+        if self.status is None:
+            raise AssertionError("the application returned a body before calling start_response")
+        if not self.sent:
+            headers = self.headers
+            if length is not None and not any(h[:15].lower() == "content-length:" for h in headers):
+                headers = headers + ["Content-Length: %d\r\n" % length]
+            _wasgi.start_response(self.status.encode("latin-1"), "".join(headers).encode("latin-1"))
+            self.sent = True
+
+    def write(self, data):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("the application must write bytes, not %s" % type(data).__name__)
+        self.send_headers()
+        if data:
+            _wasgi.write(data)
+
+
+def _log_exception(what):
+    text = "".join(traceback.format_exception(*sys.exc_info()))
+    _wasgi.log(LOG_ERROR, ("%s\n%s" % (what, text.rstrip())).encode("utf-8", "backslashreplace"))
+
+
+def _error_500(resp):
+    body = b"Internal Server Error\n"
+    _wasgi.start_response(
+        b"500 Internal Server Error",
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n" % len(body),
+    )
+    _wasgi.write(body)
+
+
+def handle():
+    environ = _environ(_wasgi.environ())
+    environ["wsgi.version"] = (1, 0)
+    environ["wsgi.url_scheme"] = "https" if environ.get("HTTPS") == "on" else "http"
+    environ["wsgi.input"] = io.BufferedReader(_Body(), 65536)
+    errors = _LogStream(LOG_ERROR)
+    environ["wsgi.errors"] = errors
+    environ["wsgi.multithread"] = False
+    environ["wsgi.multiprocess"] = True
+    environ["wsgi.run_once"] = False
+    environ["wsgi.file_wrapper"] = _FileWrapper
+    resp = _Response()
+    result = None
+    try:
+        result = _app(environ, resp.start_response)
+        if isinstance(result, (list, tuple)) and len(result) == 1 and resp.status is not None:
+            # One block: its length is known, so the client gets a
+            # Content-Length instead of a chunked body, as under mod_wsgi.
+            data = result[0]
+            resp.send_headers(len(data))
+            if data:
+                _wasgi.write(data)
+        else:
+            for data in result:
+                resp.write(data)
+            resp.send_headers()
+    except _wasgi.BodyTooLarge:
+        _log_exception("request body too large")
+        if not resp.sent:
+            body = b"Request Entity Too Large\n"
+            _wasgi.start_response(b"413 Request Entity Too Large", b"Content-Length: %d\r\n" % len(body))
+            _wasgi.write(body)
+            return 0
+        return 1
+    except Exception:
+        _log_exception("exception in the WSGI application %s" % os.environ.get("WASGI_WSGI"))
+        if resp.sent:
+            return 1  # the host cuts the connection: the body is incomplete
+        try:
+            _error_500(resp)
+        except Exception:
+            return 1
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                _log_exception("exception in the close() of the WSGI response")
+        errors.flush()
+    return 0
+
+
+def _auth_environ():
+    env = _environ(_wasgi.environ())
+    env["wsgi.errors"] = sys.stderr
+    return env
+
+
+def _text(b):
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b.decode("latin-1")
+
+
+def check_password():
+    """WSGIAuthUserScript: True -> 1, False -> 0, None -> -1."""
+    if _check is None:
+        _wasgi.log(LOG_ERROR, b"auth check without check_password in the app's config")
+        return 2
+    try:
+        ok = _check(_auth_environ(), _text(_wasgi.auth_user()), _text(_wasgi.auth_password()))
+    except Exception:
+        _log_exception("exception in check_password")
+        return 2
+    if ok is None:
+        return -1
+    return 1 if ok is True else 0 if ok is False else 2
+
+
+def groups_for_user():
+    """WSGIAuthGroupScript: the user's group names."""
+    if _groups is None:
+        _wasgi.auth_groups(b"")
+        return 0
+    try:
+        groups = _groups(_auth_environ(), _text(_wasgi.auth_user()))
+        names = []
+        for g in groups or ():
+            if isinstance(g, bytes):
+                g = g.decode("utf-8")
+            names.append(g)
+        _wasgi.auth_groups("\n".join(names).encode("utf-8"))
+    except Exception:
+        _log_exception("exception in groups_for_user")
+        return 2
+    return 0

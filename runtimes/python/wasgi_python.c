@@ -1,0 +1,317 @@
+/*
+ * wasgi_python.c — CPython 3.11 as a wasgi reactor.
+ *
+ * The interpreter starts in a constructor, that is inside the module's
+ * _initialize, so the host can snapshot a ready instance (interpreter up,
+ * application imported) and start the next ones from that snapshot.
+ * Everything WSGI is done in Python by _wasgi_bridge (bridge.py); this file
+ * only exposes the host imports to it as the built-in module _wasgi and
+ * forwards the exports.
+ *
+ * The host configures the interpreter through the WASI environment:
+ *   WASGI_PYTHON_PATH  colon-separated guest folders put first on sys.path
+ *   WASGI_PYTHON_SITE  a site-packages folder (python_home), after them
+ *   WASGI_WSGI         "module:callable"
+ *   WASGI_CHECK_PASSWORD, WASGI_GROUPS_FOR_USER  "module:function" or unset
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasgi.h"
+
+/* The stdlib is preopened here by the host. */
+#define PYTHON_HOME L"/usr/local"
+#define PYTHON_LIB L"/usr/local/lib/python3.11"
+
+static PyObject *BodyTooLarge; /* _wasgi.BodyTooLarge, an OSError */
+
+/* fail raises the Python exception matching a negative import result. */
+static PyObject *fail(int32_t code, const char *what) {
+	switch (code) {
+	case WASGI_ERR_BODY_TOO_LARGE:
+		PyErr_Format(BodyTooLarge, "%s: request body larger than the server's max_body", what);
+		break;
+	case WASGI_ERR_IO:
+		PyErr_Format(PyExc_OSError, "%s: client connection failed", what);
+		break;
+	case WASGI_ERR_INVALID_STATUS:
+		PyErr_Format(PyExc_ValueError, "%s: invalid status line", what);
+		break;
+	case WASGI_ERR_INVALID_HEADER:
+		PyErr_Format(PyExc_ValueError, "%s: invalid response header", what);
+		break;
+	case WASGI_ERR_ALREADY_STARTED:
+		PyErr_Format(PyExc_RuntimeError, "%s: response already started", what);
+		break;
+	default:
+		PyErr_Format(PyExc_RuntimeError, "%s: error %d", what, (int)code);
+	}
+	return NULL;
+}
+
+/* read_value returns a bytes object filled by a (buf, len) -> len import. */
+static PyObject *read_value(int32_t (*get)(uint8_t *, uint32_t), const char *what) {
+	uint8_t small[256];
+	int32_t n = get(small, sizeof small);
+	if (n < 0) {
+		return fail(n, what);
+	}
+	if ((uint32_t)n <= sizeof small) {
+		return PyBytes_FromStringAndSize((const char *)small, n);
+	}
+	PyObject *b = PyBytes_FromStringAndSize(NULL, n);
+	if (b == NULL) {
+		return NULL;
+	}
+	int32_t m = get((uint8_t *)PyBytes_AS_STRING(b), (uint32_t)n);
+	if (m != n) {
+		Py_DECREF(b);
+		return m < 0 ? fail(m, what) : PyErr_Format(PyExc_RuntimeError, "%s changed size", what);
+	}
+	return b;
+}
+
+static int32_t environ_read(uint8_t *buf, uint32_t len) {
+	return wasgi_environ_read(buf, len);
+}
+
+static PyObject *w_environ(PyObject *self, PyObject *unused) {
+	return read_value(environ_read, "environ_read");
+}
+
+static PyObject *w_auth_user(PyObject *self, PyObject *unused) {
+	return read_value(wasgi_auth_user, "auth_user");
+}
+
+static PyObject *w_auth_password(PyObject *self, PyObject *unused) {
+	return read_value(wasgi_auth_password, "auth_password");
+}
+
+/* readinto(buffer) -> int: body bytes read, 0 at the end of the body. */
+static PyObject *w_readinto(PyObject *self, PyObject *arg) {
+	Py_buffer view;
+	if (PyObject_GetBuffer(arg, &view, PyBUF_WRITABLE) < 0) {
+		return NULL;
+	}
+	uint32_t len = view.len > 0x7fffffff ? 0x7fffffff : (uint32_t)view.len;
+	int32_t n = wasgi_body_read(view.buf, len);
+	PyBuffer_Release(&view);
+	if (n < 0) {
+		return fail(n, "reading the request body");
+	}
+	return PyLong_FromLong(n);
+}
+
+/* start_response(status: bytes, headers: bytes) */
+static PyObject *w_start_response(PyObject *self, PyObject *args) {
+	const char *status, *headers;
+	Py_ssize_t sl, hl;
+	if (!PyArg_ParseTuple(args, "y#y#", &status, &sl, &headers, &hl)) {
+		return NULL;
+	}
+	int32_t r = wasgi_start_response(status, (uint32_t)sl, headers, (uint32_t)hl);
+	if (r < 0) {
+		return fail(r, "start_response");
+	}
+	Py_RETURN_NONE;
+}
+
+/* write(data: bytes-like) */
+static PyObject *w_write(PyObject *self, PyObject *arg) {
+	Py_buffer view;
+	if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+		return NULL;
+	}
+	const uint8_t *p = view.buf;
+	Py_ssize_t left = view.len;
+	int32_t r = 0;
+	while (left > 0 && r >= 0) {
+		uint32_t chunk = left > (1 << 30) ? (1 << 30) : (uint32_t)left;
+		r = wasgi_body_write(p, chunk);
+		p += chunk;
+		left -= chunk;
+	}
+	PyBuffer_Release(&view);
+	if (r < 0) {
+		return fail(r, "writing the response body");
+	}
+	Py_RETURN_NONE;
+}
+
+/* log(level: int, message: bytes) */
+static PyObject *w_log(PyObject *self, PyObject *args) {
+	int level;
+	const char *msg;
+	Py_ssize_t n;
+	if (!PyArg_ParseTuple(args, "iy#", &level, &msg, &n)) {
+		return NULL;
+	}
+	wasgi_log(level, msg, (uint32_t)n);
+	Py_RETURN_NONE;
+}
+
+/* auth_groups(names: bytes), newline-separated */
+static PyObject *w_auth_groups(PyObject *self, PyObject *arg) {
+	const char *names;
+	Py_ssize_t n;
+	if (!PyArg_Parse(arg, "y#", &names, &n)) {
+		return NULL;
+	}
+	int32_t r = wasgi_auth_groups(names, (uint32_t)n);
+	if (r < 0) {
+		return fail(r, "auth_groups");
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+	{"environ", w_environ, METH_NOARGS, "The request environ, KEY=VALUE\\0 entries."},
+	{"readinto", w_readinto, METH_O, "Read request body bytes into a buffer."},
+	{"start_response", w_start_response, METH_VARARGS, "Send the status line and headers."},
+	{"write", w_write, METH_O, "Send response body bytes."},
+	{"log", w_log, METH_VARARGS, "Write to the host log."},
+	{"auth_user", w_auth_user, METH_NOARGS, "The Basic auth user name."},
+	{"auth_password", w_auth_password, METH_NOARGS, "The Basic auth password."},
+	{"auth_groups", w_auth_groups, METH_O, "Answer wasgi_groups_for_user."},
+	{NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_wasgi", "The wasgi host imports.", -1, methods};
+
+static PyObject *init_module(void) {
+	PyObject *m = PyModule_Create(&module);
+	if (m == NULL) {
+		return NULL;
+	}
+	BodyTooLarge = PyErr_NewException("_wasgi.BodyTooLarge", PyExc_OSError, NULL);
+	if (BodyTooLarge == NULL || PyModule_AddObjectRef(m, "BodyTooLarge", BodyTooLarge) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* The bridge's entry points, resolved once in the constructor. */
+static PyObject *handle_fn, *check_fn, *groups_fn, *restored_fn;
+
+/* die reports a failed start and traps, so the host never pools a broken
+ * instance: the request that needed it gets 500, the log says why. */
+static void die(const char *what) {
+	if (PyErr_Occurred()) {
+		PyErr_Print();
+	}
+	fprintf(stderr, "wasgi python runtime: %s\n", what);
+	fflush(stderr);
+	__builtin_trap();
+}
+
+static void check_status(PyStatus st, const char *what) {
+	if (PyStatus_Exception(st)) {
+		fprintf(stderr, "wasgi python runtime: %s: %s\n", what, st.err_msg ? st.err_msg : "failed");
+		fflush(stderr);
+		__builtin_trap();
+	}
+}
+
+/* append_path adds a UTF-8 path to config->module_search_paths. */
+static void append_path(PyConfig *config, const char *p) {
+	wchar_t *w = Py_DecodeLocale(p, NULL);
+	if (w == NULL) {
+		die("bad path in WASGI_PYTHON_PATH");
+	}
+	check_status(PyWideStringList_Append(&config->module_search_paths, w), "sys.path");
+	PyMem_RawFree(w);
+}
+
+__attribute__((constructor(65535))) static void start_python(void) {
+	PyPreConfig pre;
+	PyPreConfig_InitIsolatedConfig(&pre);
+	pre.utf8_mode = 1; /* file names and streams are UTF-8 whatever the locale */
+	check_status(Py_PreInitialize(&pre), "pre-initialising");
+
+	if (PyImport_AppendInittab("_wasgi", init_module) < 0) {
+		die("registering _wasgi");
+	}
+
+	PyConfig config;
+	PyConfig_InitIsolatedConfig(&config);
+	config.write_bytecode = 0;    /* the code folders are read-only */
+	config.site_import = 0;       /* the bridge adds site-packages itself */
+	config.install_signal_handlers = 0;
+	config.parse_argv = 0;
+	config.buffered_stdio = 0;    /* print() reaches the host log at once */
+	check_status(PyConfig_SetString(&config, &config.home, PYTHON_HOME), "home");
+	check_status(PyConfig_SetString(&config, &config.program_name, L"wasgi-python"), "program name");
+
+	config.module_search_paths_set = 1;
+	const char *pp = getenv("WASGI_PYTHON_PATH");
+	if (pp != NULL && *pp != '\0') {
+		char *copy = strdup(pp);
+		for (char *save = NULL, *p = strtok_r(copy, ":", &save); p != NULL; p = strtok_r(NULL, ":", &save)) {
+			append_path(&config, p);
+		}
+		free(copy);
+	}
+	check_status(PyWideStringList_Append(&config.module_search_paths, PYTHON_LIB), "sys.path");
+	const char *sp = getenv("WASGI_PYTHON_SITE");
+	if (sp != NULL && *sp != '\0') {
+		append_path(&config, sp);
+	}
+
+	check_status(Py_InitializeFromConfig(&config), "starting the interpreter");
+	PyConfig_Clear(&config);
+
+	PyObject *bridge = PyImport_ImportModule("_wasgi_bridge");
+	if (bridge == NULL) {
+		die("importing _wasgi_bridge");
+	}
+	PyObject *r = PyObject_CallMethod(bridge, "start", NULL);
+	if (r == NULL) {
+		die("loading the application");
+	}
+	Py_DECREF(r);
+	handle_fn = PyObject_GetAttrString(bridge, "handle");
+	check_fn = PyObject_GetAttrString(bridge, "check_password");
+	groups_fn = PyObject_GetAttrString(bridge, "groups_for_user");
+	restored_fn = PyObject_GetAttrString(bridge, "restored");
+	if (!handle_fn || !check_fn || !groups_fn || !restored_fn) {
+		die("bridge entry points");
+	}
+	Py_DECREF(bridge);
+}
+
+/* call runs a bridge entry point returning an int. The bridge handles the
+ * application's exceptions itself; one escaping it is a bug in the runtime,
+ * so it traps and the host discards the instance. */
+static int32_t call(PyObject *fn) {
+	PyObject *r = PyObject_CallNoArgs(fn);
+	if (r == NULL) {
+		die("bridge failed");
+	}
+	long v = PyLong_AsLong(r);
+	Py_DECREF(r);
+	if (v == -1 && PyErr_Occurred()) {
+		die("bridge returned a non-integer");
+	}
+	return (int32_t)v;
+}
+
+WASGI_EXPORT("wasgi_handle") int32_t wasgi_handle(void) {
+	return call(handle_fn);
+}
+
+WASGI_EXPORT("wasgi_check_password") int32_t wasgi_check_password(void) {
+	return call(check_fn);
+}
+
+WASGI_EXPORT("wasgi_groups_for_user") int32_t wasgi_groups_for_user(void) {
+	return call(groups_fn);
+}
+
+/* Called by the host on an instance started from a snapshot, before its
+ * first request: state that must differ between instances is renewed. */
+WASGI_EXPORT("wasgi_snapshot_restored") int32_t wasgi_snapshot_restored(void) {
+	return call(restored_fn);
+}
