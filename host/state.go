@@ -82,6 +82,10 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 		}
 	}()
 	for name, g := range cfg.Groups {
+		if !g.HardTimeout {
+			log.Warn().Str("group", name).Dur("request_timeout", g.RequestTimeout).
+				Msg("hard_timeout = false: this group's guests cannot be stopped; a request past request_timeout gets 504 but its guest runs on, holding an instance, until it returns")
+		}
 		s.groups[name] = rt.NewGroup(sandbox.GroupConfig{
 			Name:           name,
 			Instances:      g.Instances,
@@ -145,7 +149,14 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 	// What the guest writes (stdout, stderr, log calls) is rate-limited per
 	// app, so a chatty or hostile guest cannot flood the host's log.
 	a.guestLog = a.log.Sample(&zerolog.BurstSampler{Burst: guestLogBurst, Period: time.Second})
-	m, err := rt.Compile(ctx, ac.Module)
+	g := s.cfg.Groups[ac.Group]
+	compile := rt.Compile
+	if !g.HardTimeout && ac.ABI != "cgi" {
+		// A CGI run is one instantiation, which the sandbox cannot abandon
+		// like a reactor call: CGI apps always keep the hard timeout.
+		compile = rt.CompileUninterruptible
+	}
+	m, err := compile(ctx, ac.Module)
 	if err != nil {
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 	}
@@ -157,7 +168,6 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 	for i, d := range ac.Dirs {
 		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
 	}
-	g := s.cfg.Groups[ac.Group]
 	cfg := sandbox.AppConfig{
 		Name:        sc.Name + "/" + ac.Name,
 		Env:         ac.Env,

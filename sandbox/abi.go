@@ -102,11 +102,16 @@ var (
 
 // instantiateHostModule registers module "wasgi" once per runtime; every
 // guest links against the same host functions, which find their request in
-// the call's context.
-func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+// the call's context. In the runtime of uninterruptible modules they are
+// guarded: a call the host abandoned may still be running (see runGuarded).
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime, interruptible bool) error {
 	b := rt.NewHostModuleBuilder(abi.ModuleName)
 	for name, s := range hostSignatures {
-		b.NewFunctionBuilder().WithGoModuleFunction(hostFuncs[name], s.params, s.results).Export(name)
+		f := hostFuncs[name]
+		if !interruptible {
+			f = guarded(f)
+		}
+		b.NewFunctionBuilder().WithGoModuleFunction(f, s.params, s.results).Export(name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err

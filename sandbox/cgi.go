@@ -156,7 +156,7 @@ func (c *CGI) instantiate(ctx context.Context, mc wazero.ModuleConfig) (err erro
 			err = fmt.Errorf("instantiate %s: %v", c.m.Path, r)
 		}
 	}()
-	mod, err := c.g.rt.rt.InstantiateModule(ctx, c.m.compiled, mc)
+	mod, err := c.m.rt.InstantiateModule(ctx, c.m.compiled, mc)
 	if mod != nil {
 		mod.Close(ctx)
 	}

@@ -38,14 +38,22 @@ type Options struct {
 // Runtime is one wazero runtime shared by every app of a host. It owns the
 // compiled modules, keyed by content so that an unchanged module is never
 // compiled twice, even across config reloads.
+//
+// Groups with hard_timeout = false get their modules from a second wazero
+// runtime without close-on-context-done, created on first use: wazero sets
+// that option per runtime, and it is what makes guest code 3–9× slower.
 type Runtime struct {
-	rt    wazero.Runtime
+	rt    wazero.Runtime // close-on-context-done on
+	base  wazero.RuntimeConfig
 	cache wazero.CompilationCache
 	log   zerolog.Logger
 	wasi  map[string]api.FunctionDefinition // what a guest may import from WASI
 
+	softMu sync.Mutex
+	soft   wazero.Runtime // close-on-context-done off; nil until a module needs it
+
 	mu      sync.Mutex
-	modules map[string]*Module // by sha256 of the bytes
+	modules map[string]*Module // by moduleKey
 
 	compiled, reused atomic.Int64 // modules compiled, and compiles saved by sharing one
 	compileNS        atomic.Int64 // time spent compiling (from wazero's cache or not)
@@ -70,40 +78,74 @@ func (r *Runtime) CompileStats() CompileStats {
 
 // New creates a runtime with the wasgi host module and WASI preview 1.
 //
-// Close-on-context-done is on: it is the only way wazero can stop a guest
-// that runs past its request_timeout (it costs guest CPU time on loop
-// back-edges; see docs/PERFORMANCE.md).
+// Close-on-context-done is on for modules from Compile: it is the only way
+// wazero can stop a guest that runs past its request_timeout (it costs
+// guest CPU time on every loop back-edge; see docs/PERFORMANCE.md).
 func New(ctx context.Context, o Options) (*Runtime, error) {
-	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
-	var cache wazero.CompilationCache
+	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}}
 	if o.CacheDir != "" {
+		// Both wazero runtimes share this cache (and its engine): wazero
+		// hashes close-on-context-done into a module's ID, which keys the
+		// compiled code in memory and on disk, so the two variants of one
+		// module never stand in for each other.
 		var err error
-		if cache, err = wazero.NewCompilationCacheWithDir(o.CacheDir); err != nil {
+		if r.cache, err = wazero.NewCompilationCacheWithDir(o.CacheDir); err != nil {
 			return nil, fmt.Errorf("sandbox: compilation cache %s: %w", o.CacheDir, err)
 		}
-		cfg = cfg.WithCompilationCache(cache)
+		r.base = r.base.WithCompilationCache(r.cache)
 	}
-	r := &Runtime{
-		rt:      wazero.NewRuntimeWithConfig(ctx, cfg),
-		cache:   cache,
-		log:     o.Logger,
-		modules: map[string]*Module{},
-	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
-		r.Close(ctx)
-		return nil, fmt.Errorf("sandbox: wasi: %w", err)
+	var err error
+	if r.rt, err = r.newWazero(ctx, true); err != nil {
+		if r.cache != nil {
+			r.cache.Close(ctx)
+		}
+		return nil, err
 	}
 	r.wasi = r.rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
-	if err := instantiateHostModule(ctx, r.rt); err != nil {
-		r.Close(ctx)
+	return r, nil
+}
+
+// newWazero creates a wazero runtime with WASI and the wasgi host module.
+func (r *Runtime) newWazero(ctx context.Context, interruptible bool) (wazero.Runtime, error) {
+	rt := wazero.NewRuntimeWithConfig(ctx, r.base.WithCloseOnContextDone(interruptible))
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("sandbox: wasi: %w", err)
+	}
+	if err := instantiateHostModule(ctx, rt, interruptible); err != nil {
+		rt.Close(ctx)
 		return nil, fmt.Errorf("sandbox: host module: %w", err)
 	}
-	return r, nil
+	return rt, nil
+}
+
+// wazeroFor returns the wazero runtime for interruptible modules or, created
+// on first use, the one for uninterruptible modules.
+func (r *Runtime) wazeroFor(ctx context.Context, interruptible bool) (wazero.Runtime, error) {
+	if interruptible {
+		return r.rt, nil
+	}
+	r.softMu.Lock()
+	defer r.softMu.Unlock()
+	if r.soft == nil {
+		rt, err := r.newWazero(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		r.soft = rt
+	}
+	return r.soft, nil
 }
 
 // Close closes every instance and compiled module of the runtime.
 func (r *Runtime) Close(ctx context.Context) error {
-	err := r.rt.Close(ctx)
+	r.softMu.Lock()
+	var err error
+	if r.soft != nil {
+		err = r.soft.Close(ctx)
+	}
+	r.softMu.Unlock()
+	err = errors.Join(err, r.rt.Close(ctx))
 	if r.cache != nil {
 		err = errors.Join(err, r.cache.Close(ctx))
 	}
@@ -135,10 +177,27 @@ type Module struct {
 	CheckPassword, GroupsForUser bool
 	// MinMemory is the linear memory the module needs at start, in bytes.
 	MinMemory uint64
+	// Interruptible is true for a module compiled with close-on-context-done
+	// (Compile): request_timeout stops its guest code wherever it is. An
+	// uninterruptible module (CompileUninterruptible) runs 3–9× faster, but
+	// a call past its deadline is only abandoned: see Pool.Serve.
+	Interruptible bool
 
+	rt         wazero.Runtime // the wazero runtime it was compiled in
 	compiled   wazero.CompiledModule
 	initialize bool // exports _initialize
 	refs       int  // guarded by Runtime.mu: Compile calls not yet Released
+}
+
+// key is the module's key in Runtime.modules: its hash, and whether it is
+// interruptible (the same bytes compile to two different modules).
+func (m *Module) key() string { return moduleKey(m.Hash, m.Interruptible) }
+
+func moduleKey(hash string, interruptible bool) string {
+	if interruptible {
+		return hash
+	}
+	return "uninterruptible:" + hash
 }
 
 // Compile reads and compiles the module at path, or returns the module
@@ -146,16 +205,31 @@ type Module struct {
 // exports against the ABI so that a wrong module fails at load time, not on
 // its first request. Each successful Compile must be paired with a
 // Release once nothing uses the module any more.
+//
+// The module is interruptible: request_timeout stops its guest code.
 func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
+	return r.compile(ctx, path, true)
+}
+
+// CompileUninterruptible is Compile for the reactors of a group with
+// hard_timeout = false: the module runs without close-on-context-done,
+// 3–9× faster, and a call past its request_timeout is abandoned (the
+// client gets 504) but runs on until it returns or calls the host.
+func (r *Runtime) CompileUninterruptible(ctx context.Context, path string) (*Module, error) {
+	return r.compile(ctx, path, false)
+}
+
+func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) (*Module, error) {
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
+	key := moduleKey(hash, interruptible)
 
 	r.mu.Lock()
-	m := r.modules[hash]
+	m := r.modules[key]
 	if m != nil {
 		m.refs++
 	}
@@ -164,8 +238,12 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 		r.reused.Add(1)
 		return m, nil
 	}
+	rt, err := r.wazeroFor(ctx, interruptible)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	compiled, err := r.rt.CompileModule(ctx, wasm)
+	compiled, err := rt.CompileModule(ctx, exportGlobals(wasm))
 	r.compileNS.Add(int64(time.Since(start)))
 	r.compiled.Add(1)
 	if err != nil {
@@ -176,17 +254,25 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 		compiled.Close(ctx)
 		return nil, err
 	}
+	m.rt, m.Interruptible = rt, interruptible
 	r.mu.Lock()
-	if prev := r.modules[hash]; prev != nil { // compiled concurrently
+	if prev := r.modules[key]; prev != nil { // compiled concurrently
 		prev.refs++
 		r.mu.Unlock()
 		compiled.Close(ctx)
 		return prev, nil
 	}
 	m.refs = 1
-	r.modules[hash] = m
+	r.modules[key] = m
 	r.mu.Unlock()
 	return m, nil
+}
+
+// retain takes one more reference on m, dropped by Release.
+func (r *Runtime) retain(m *Module) {
+	r.mu.Lock()
+	m.refs++
+	r.mu.Unlock()
 }
 
 // Release drops one reference taken by Compile; the last frees the
@@ -198,7 +284,7 @@ func (r *Runtime) Release(ctx context.Context, m *Module) {
 	m.refs--
 	last := m.refs == 0
 	if last {
-		delete(r.modules, m.Hash)
+		delete(r.modules, m.key())
 	}
 	r.mu.Unlock()
 	if last {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -111,6 +112,15 @@ func init() {
 	})
 	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Hour)
+	})
+	// /busy computes for ?ms= milliseconds, then answers: a runaway that
+	// does end, for groups whose guests cannot be stopped.
+	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		for end := time.Now().Add(time.Duration(ms) * time.Millisecond); time.Now().Before(end); {
+			counter++
+		}
+		fmt.Fprintf(w, "busy %d ms", ms)
 	})
 	mux.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
 		var keep [][]byte
