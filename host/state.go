@@ -21,14 +21,15 @@ import (
 // them. A reload builds a new state beside the old one and swaps it in; the
 // old state closes when its last in-flight request ends.
 type state struct {
-	cfg     *sites.Config
-	vhosts  vhosts
-	groups  map[string]*sandbox.Group
-	apps    []*app
-	aliases []*alias
-	sites   []*site
-	rt      *sandbox.Runtime
-	modules []*sandbox.Module // compiled for this config; released on close
+	cfg       *sites.Config
+	vhosts    vhosts
+	groups    map[string]*sandbox.Group
+	apps      []*app
+	aliases   []*alias
+	sites     []*site
+	rt        *sandbox.Runtime
+	modules   []*sandbox.Module // compiled for this config; released on close
+	pythonDir string            // the Python runtime, found when an app needs it
 
 	authCache  *authCache // nil when [server] auth_cache is 0
 	access     accessLogger
@@ -57,8 +58,12 @@ type app struct {
 	route      string        // X_MATCHED_ROUTE of a CGI app, WAGI-style: "/mount/..."
 	script     string        // SCRIPT_FILENAME of a CGI app: the module's file name
 	env        []byte        // the app's env, pre-encoded
-	log        zerolog.Logger
-	guestLog   zerolog.Logger // log, rate-limited for what the guest writes
+	python     bool          // runtime = "python"
+	// checkPassword: a Python app configured with check_password (its
+	// module always exports wasgi_check_password).
+	checkPassword bool
+	log           zerolog.Logger
+	guestLog      zerolog.Logger // log, rate-limited for what the guest writes
 }
 
 // guestLogBurst is how many guest log lines per second an app may write;
@@ -126,7 +131,9 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 			}
 			// sites checked that the provider is an app of this site; only
 			// the compiled module can tell whether it answers auth checks.
-			if p := st.apps[rule.auth]; p != nil && (p.pool == nil || !p.pool.Module().CheckPassword) {
+			if p := st.apps[rule.auth]; p != nil && p.python && !p.checkPassword {
+				errs = append(errs, fmt.Errorf("site %s: %s: auth provider %q %w", sc.Name, rule.prefix, rule.auth, errNoCheckPassword))
+			} else if p != nil && (p.pool == nil || !p.pool.Module().CheckPassword) {
 				errs = append(errs, fmt.Errorf("site %s: %s: auth provider %q does not export %s (Go: import github.com/wasgi/wasgi/abi/guest/auth)",
 					sc.Name, rule.prefix, rule.auth, abi.FuncCheckPassword))
 			}
@@ -143,8 +150,9 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 	return s, nil
 }
 
-func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, ac *sites.App, log zerolog.Logger) (*app, error) {
-	a := &app{site: sc.Name, name: ac.Name, group: s.groups[ac.Group]}
+func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, ac *sites.App, log zerolog.Logger) (_ *app, err error) {
+	a := &app{site: sc.Name, name: ac.Name, group: s.groups[ac.Group], python: ac.Runtime == "python"}
+	a.checkPassword = a.python && ac.Python.CheckPassword != ""
 	a.log = log.With().Str("site", sc.Name).Str("app", ac.Name).Str("group", ac.Group).Logger()
 	// What the guest writes (stdout, stderr, log calls) is rate-limited per
 	// app, so a chatty or hostile guest cannot flood the host's log.
@@ -156,7 +164,22 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		// like a reactor call: CGI apps always keep the hard timeout.
 		compile = rt.CompileUninterruptible
 	}
-	m, err := compile(ctx, ac.Module)
+	dirs := make([]sandbox.Dir, len(ac.Dirs))
+	for i, d := range ac.Dirs {
+		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
+	}
+	module, env := ac.Module, ac.Env
+	if ac.Runtime == "python" {
+		if s.pythonDir == "" {
+			if s.pythonDir, err = PythonRuntimeDir(); err != nil {
+				return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
+			}
+		}
+		if module, dirs, env, err = pythonApp(ac, s.pythonDir, dirs); err != nil {
+			return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
+		}
+	}
+	m, err := compile(ctx, module)
 	if err != nil {
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 	}
@@ -164,17 +187,14 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 	for k, v := range ac.Env {
 		a.env, _ = abi.AppendEnviron(a.env, k, v)
 	}
-	dirs := make([]sandbox.Dir, len(ac.Dirs))
-	for i, d := range ac.Dirs {
-		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
-	}
 	cfg := sandbox.AppConfig{
 		Name:        sc.Name + "/" + ac.Name,
-		Env:         ac.Env,
+		Env:         env,
 		Dirs:        dirs,
 		MemoryLimit: uint64(g.MemoryLimit),
 		Logger:      a.guestLog,
 		HostLogger:  a.log,
+		Snapshot:    ac.Runtime == "python",
 	}
 	if ac.ABI == "cgi" {
 		a.cgi, err = a.group.NewCGI(m, cfg)

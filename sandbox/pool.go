@@ -234,6 +234,9 @@ type AppConfig struct {
 	Logger zerolog.Logger
 	// HostLogger gets the sandbox's own events about the app.
 	HostLogger zerolog.Logger
+	// Snapshot starts instances after the first from a copy of the
+	// first one's state right after _initialize (see snapshot.go).
+	Snapshot bool
 }
 
 // Pool holds the instances of one app in a group.
@@ -246,6 +249,8 @@ type Pool struct {
 	idle  []*instance // guarded by g.mu; a stack, most recently used on top
 	alive int         // guarded by g.mu; this app's instances, idle or busy
 	warm  atomic.Bool // a Warm is running
+
+	snap atomic.Pointer[snapshot] // with cfg.Snapshot, once the first instance is up
 }
 
 // NewPool adds an app running module m to the group.
@@ -620,7 +625,25 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		}
 	}()
 	var mod api.Module
-	deprioritized(func() { mod, err = p.m.rt.InstantiateModule(ctx, p.m.compiled, mc) })
+	snap := p.snap.Load()
+	if snap != nil {
+		mc = mc.WithStartFunctions()
+	}
+	deprioritized(func() {
+		if mod, err = p.m.rt.InstantiateModule(ctx, p.m.compiled, mc); err != nil {
+			return
+		}
+		switch {
+		case snap != nil:
+			err = snap.restore(ctx, mod)
+		case p.cfg.Snapshot:
+			if s, serr := takeSnapshot(mod); serr == nil {
+				p.snap.CompareAndSwap(nil, s)
+			} else {
+				p.cfg.HostLogger.Warn().Err(serr).Msg("instances of this app cannot start from a snapshot")
+			}
+		}
+	})
 	if err != nil {
 		if mod != nil {
 			mod.Close(ctx)

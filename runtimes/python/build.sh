@@ -121,4 +121,13 @@ if [ ! -f "$lib/.done" ] || [ "$here/_wasgi_bridge.py" -nt "$lib/.done" ]; then
 	"$buildpy" -m compileall -q -j "$jobs" "$lib" >/dev/null || true
 	touch "$lib/.done"
 fi
+# Time zone data, mounted at /usr/share/zoneinfo: zoneinfo and Debian's
+# pytz look there.
+if [ ! -f "$out/zoneinfo/UTC" ] && [ -d /usr/share/zoneinfo ]; then
+	log "copying the time zone database"
+	mkdir -p "$out/zoneinfo" && cp -rL /usr/share/zoneinfo/. "$out/zoneinfo/" 2>/dev/null || true
+fi
+# An empty folder mounted read-only at /, so that "/" exists for the guest
+# (os.makedirs("/media") stats it) while nothing in it does.
+mkdir -p "$out/root"
 log "python runtime ready in $out ($(du -sh "$wasm" | cut -f1) module, $(du -sh "$lib" | cut -f1) stdlib)"

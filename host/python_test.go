@@ -1,0 +1,348 @@
+package host
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wasgi/wasgi/internal/testwasm"
+)
+
+// The Python tests need the Python runtime (runtimes/python/build.sh).
+// `go test -short` skips them when it is not built; otherwise they build it
+// first (once: the build folder is a cache), as CI does.
+
+var pythonOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+func pythonRuntime(t *testing.T) string {
+	t.Helper()
+	if dir, err := PythonRuntimeDir(); err == nil {
+		return dir
+	} else if testing.Short() {
+		t.Skipf("the Python runtime is not built (%v); run runtimes/python/build.sh", err)
+	}
+	pythonOnce.Do(func() {
+		cmd := exec.Command("bash", filepath.Join(testwasm.Root(t), "runtimes", "python", "build.sh"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			pythonOnce.err = err
+			t.Logf("runtimes/python/build.sh:\n%s", out)
+			return
+		}
+		pythonOnce.dir, pythonOnce.err = PythonRuntimeDir()
+	})
+	if pythonOnce.err != nil {
+		t.Fatalf("building the Python runtime: %v", pythonOnce.err)
+	}
+	return pythonOnce.dir
+}
+
+// debianPython skips unless Debian's pure-Python packages are installed
+// (CI installs python3-django and python3-flask), failing on CI instead.
+func debianPython(t *testing.T, pkgs ...string) {
+	t.Helper()
+	for _, p := range pkgs {
+		if _, err := os.Stat(filepath.Join("/usr/lib/python3/dist-packages", p)); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("Debian's python3-%s is not installed", p)
+			}
+			t.Skipf("Debian's python3-%s is not installed: apt-get install python3-%s", p, p)
+		}
+	}
+}
+
+const pythonConfig = `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+[groups.fresh]
+max_requests = 1
+[[site]]
+name = "py"
+hosts = ["py.test"]
+root = "{root}"
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "wsgiapp"
+  python_path = ["testdata/python/app"]
+  python_home = "{home}"
+  env = { SECRET = "py-only" }
+  check_password = "wsgiapp:check_password"
+  groups_for_user = "wsgiapp:groups_for_user"
+  [[site.app]]
+  name = "fresh"
+  mount = "/fresh"
+  group = "fresh"
+  runtime = "python"
+  wsgi = "wsgiapp:application"
+  python_path = ["testdata/python/app"]
+  [[site.location]]
+  url = "/private/"
+  auth = "main"
+  realm = "py"
+  require = ["group staff"]
+[[site]]
+name = "other"
+hosts = ["other.test"]
+root = "{root}"
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "wsgiapp:application"
+  python_path = ["testdata/python/app"]
+`
+
+func startPython(t *testing.T) *testHost {
+	t.Helper()
+	pythonRuntime(t)
+	home := filepath.Join(t.TempDir(), "venv")
+	sp := filepath.Join(home, "lib", "python3.11", "site-packages")
+	os.MkdirAll(sp, 0o755)
+	os.WriteFile(filepath.Join(sp, "greet.py"), []byte("def hello():\n    return 'hello from site-packages'\n"), 0o644)
+	cfg := strings.NewReplacer("{root}", testwasm.Root(t), "{home}", home).Replace(pythonConfig)
+	return startHost(t, cfg)
+}
+
+func getJSON(t *testing.T, th *testHost, host, target string, v any) {
+	t.Helper()
+	resp, body := th.do(t, "GET", host, target, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %q", target, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("GET %s: %v in %q", target, err, body)
+	}
+}
+
+func TestPythonWSGI(t *testing.T) {
+	th := startPython(t)
+
+	t.Run("environ keys and types", func(t *testing.T) {
+		var env map[string]any
+		getJSON(t, th, "py.test", "/types?q=1", &env)
+		want := map[string]any{
+			"REQUEST_METHOD": "str", "SCRIPT_NAME": "str", "PATH_INFO": "str", "QUERY_STRING": "str",
+			"SERVER_NAME": "str", "SERVER_PORT": "str", "SERVER_PROTOCOL": "str", "HTTP_HOST": "str",
+			"wsgi.version": []any{1.0, 0.0}, "wsgi.input": "BufferedReader", "wsgi.errors": "_LogStream",
+			"wsgi.multithread": "bool", "value wsgi.multithread": false,
+			"value wsgi.multiprocess": true, "value wsgi.run_once": false, "value wsgi.url_scheme": "http",
+			"has input.read": true, "SECRET": "str",
+		}
+		for k, v := range want {
+			if got, ok := env[k]; !ok || !equalJSON(got, v) {
+				t.Errorf("environ[%q] = %v, want %v", k, got, v)
+			}
+		}
+		if strings.Contains(th.logs.String(), "a line for wsgi.errors") == false {
+			t.Error("wsgi.errors did not reach the host log")
+		}
+	})
+
+	t.Run("streaming input and output", func(t *testing.T) {
+		body := make([]byte, 3<<20+17)
+		rand.Read(body)
+		resp, got := th.do(t, "POST", "py.test", "/echo", bytes.NewReader(body))
+		if resp.StatusCode != 200 || got != string(body) {
+			t.Fatalf("echo: %d, %d bytes back of %d", resp.StatusCode, len(got), len(body))
+		}
+		if resp.ContentLength != -1 {
+			t.Errorf("a generator's response has Content-Length %d, want a streamed body", resp.ContentLength)
+		}
+		var lines map[string]any
+		resp, out := th.do(t, "POST", "py.test", "/lines", strings.NewReader("first line\nsecond\nthird\n"))
+		json.Unmarshal([]byte(out), &lines)
+		if resp.StatusCode != 200 || lines["first"] != "first line\n" || lines["rest"] != 13.0 {
+			t.Errorf("readline: %d %q", resp.StatusCode, out)
+		}
+		if resp, out := th.do(t, "GET", "py.test", "/write", nil); out != "written and returned\n" {
+			t.Errorf("write callable: %d %q", resp.StatusCode, out)
+		}
+	})
+
+	t.Run("UTF-8 path", func(t *testing.T) {
+		if resp, out := th.do(t, "GET", "py.test", "/caf%C3%A9/%ED%8C%8C%EC%9D%BC", nil); out != "path=/café/파일\n" {
+			t.Errorf("%d %q", resp.StatusCode, out)
+		}
+	})
+
+	t.Run("exception is a 500, traceback in the log only", func(t *testing.T) {
+		resp, out := th.do(t, "GET", "py.test", "/boom", nil)
+		if resp.StatusCode != 500 || strings.Contains(out, "secret") || strings.Contains(out, "Traceback") {
+			t.Errorf("%d %q", resp.StatusCode, out)
+		}
+		logs := th.logs.String()
+		if !strings.Contains(logs, "Traceback") || !strings.Contains(logs, "boom with a secret") || !strings.Contains(logs, "wsgiapp.py") {
+			t.Errorf("traceback not in the host log:\n%s", logs)
+		}
+		if resp, _ := th.do(t, "GET", "py.test", "/still-up", nil); resp.StatusCode != 200 {
+			t.Errorf("after the exception: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("python_home and env stay per site", func(t *testing.T) {
+		var home struct{ Greet string }
+		getJSON(t, th, "py.test", "/home", &home)
+		if home.Greet != "hello from site-packages" {
+			t.Errorf("python_home: %+v", home)
+		}
+		var env map[string]any
+		getJSON(t, th, "py.test", "/env", &env)
+		getJSON(t, th, "other.test", "/env", &env)
+		if env["SECRET"] != nil {
+			t.Errorf("site other sees the env of site py: %v", env)
+		}
+		if resp, _ := th.do(t, "GET", "other.test", "/home", nil); resp.StatusCode != 500 {
+			t.Errorf("site other imported python_home of site py: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("snapshot: instances share the start, not the random state", func(t *testing.T) {
+		var a, b, c struct {
+			Token  string
+			Random float64
+		}
+		// max_requests = 1: every request gets a new instance.
+		getJSON(t, th, "py.test", "/fresh/state", &a)
+		getJSON(t, th, "py.test", "/fresh/state", &b)
+		getJSON(t, th, "py.test", "/fresh/state", &c)
+		if a.Token == "" || a.Token != b.Token || b.Token != c.Token {
+			t.Errorf("import tokens %q %q %q: instances did not start from one snapshot", a.Token, b.Token, c.Token)
+		}
+		if a.Random == b.Random || b.Random == c.Random {
+			t.Errorf("random.random() repeats across instances: %v %v %v", a.Random, b.Random, c.Random)
+		}
+	})
+
+	t.Run("auth by check_password and groups_for_user", func(t *testing.T) {
+		for _, c := range []struct {
+			user, pass string
+			want       int
+		}{
+			{"", "", 401}, {"alice", "right", 200}, {"alice", "wrong", 401}, {"nobody", "x", 401},
+			{"bob", "pw", 403}, {"élodie", "ça", 200}, {"trap", "x", 500},
+		} {
+			req, _ := http.NewRequest("GET", th.url+"/private/x", nil)
+			req.Host = "py.test"
+			if c.user != "" {
+				req.SetBasicAuth(c.user, c.pass)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("%s:%s: %d, want %d", c.user, c.pass, resp.StatusCode, c.want)
+			}
+		}
+	})
+}
+
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// TestPythonExamples serves examples/python/wasgi.toml: Flask, and two
+// Django sites of one project with different DJANGO_SETTINGS_MODULE, the
+// admin's collected static files and a UTF-8 upload through /media/.
+func TestPythonExamples(t *testing.T) {
+	pythonRuntime(t)
+	debianPython(t, "django", "flask")
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(testwasm.Root(t), "examples", "python"))); err != nil {
+		t.Fatal(err)
+	}
+	collect := exec.Command("/usr/bin/python3", "manage.py", "collectstatic", "--noinput")
+	collect.Dir = filepath.Join(dir, "django")
+	if out, err := collect.CombinedOutput(); err != nil {
+		t.Fatalf("collectstatic: %v\n%s", err, out)
+	}
+	text, err := os.ReadFile(filepath.Join(dir, "wasgi.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := strings.Replace(string(text), `cache_dir = "../build/cache"`, `cache_dir = "{cache}"`+"\naccess_log = \"off\"", 1)
+	config = strings.ReplaceAll(config, `"django`, `"`+filepath.Join(dir, "django"))
+	config = strings.ReplaceAll(config, `["flask"`, `["`+filepath.Join(dir, "flask")+`"`)
+	th := startHost(t, config)
+
+	if resp, out := th.do(t, "GET", "flask.localhost", "/", nil); resp.StatusCode != 200 || !strings.Contains(out, "Flask") {
+		t.Errorf("flask: %d %q", resp.StatusCode, out)
+	}
+	if resp, out := th.do(t, "GET", "flask.localhost", "/count/5000", nil); resp.StatusCode != 200 || strings.Count(out, "\n") != 5000 {
+		t.Errorf("flask stream: %d, %d lines", resp.StatusCode, strings.Count(out, "\n"))
+	}
+	body := bytes.Repeat([]byte("wasgi "), 200_000)
+	if resp, out := th.do(t, "POST", "flask.localhost", "/echo", bytes.NewReader(body)); resp.StatusCode != 200 || out != string(body) {
+		t.Errorf("flask echo: %d, %d bytes", resp.StatusCode, len(out))
+	}
+
+	// Alternate between the two Django sites: each keeps its own settings.
+	for i := range 10 {
+		for host, title := range map[string]string{"alpha.localhost": "Alpha", "beta.localhost": "Beta"} {
+			resp, out := th.do(t, "GET", host, "/", nil)
+			if resp.StatusCode != 200 || !strings.Contains(out, ": "+title+" (DJANGO_SETTINGS_MODULE=mysite.settings_"+strings.ToLower(title)+")") {
+				t.Fatalf("round %d %s: %d %q", i, host, resp.StatusCode, out)
+			}
+		}
+	}
+
+	css, err := os.ReadFile(filepath.Join(dir, "django", "static", "admin", "css", "base.css"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, out := th.do(t, "GET", "beta.localhost", "/static/admin/css/base.css", nil); resp.StatusCode != 200 || out != string(css) {
+		t.Errorf("admin static file: %d, %d bytes", resp.StatusCode, len(out))
+	}
+
+	// The mod_wsgi guide's UnicodeEncodeError case: a non-ASCII upload name.
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, _ := mw.CreateFormFile("file", "파일.txt")
+	fw.Write([]byte("한국어 내용\n"))
+	mw.Close()
+	req, _ := http.NewRequest("POST", th.url+"/upload/", &form)
+	req.Host = "alpha.localhost"
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(up), `"size": 17`) {
+		t.Fatalf("upload: %d %q", resp.StatusCode, up)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "django", "media", "파일.txt")); err != nil || string(b) != "한국어 내용\n" {
+		t.Errorf("uploaded file on disk: %q, %v", b, err)
+	}
+	if resp, out := th.do(t, "GET", "alpha.localhost", "/media/%ED%8C%8C%EC%9D%BC.txt", nil); resp.StatusCode != 200 || out != "한국어 내용\n" {
+		t.Errorf("served back by /media/: %d %q", resp.StatusCode, out)
+	}
+
+	if resp, out := th.do(t, "GET", "alpha.localhost", "/boom/", nil); resp.StatusCode != 500 || strings.Contains(out, "Traceback") {
+		t.Errorf("django exception: %d %q", resp.StatusCode, out)
+	}
+	if !strings.Contains(th.logs.String(), "RuntimeError: boom") {
+		t.Errorf("django traceback not in the host log")
+	}
+}
