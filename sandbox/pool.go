@@ -625,6 +625,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		}
 	}()
 	var mod api.Module
+	start := time.Now()
 	snap := p.snap.Load()
 	if snap != nil {
 		mc = mc.WithStartFunctions()
@@ -638,7 +639,10 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 			err = snap.restore(ctx, mod)
 		case p.cfg.Snapshot:
 			if s, serr := takeSnapshot(mod); serr == nil {
-				p.snap.CompareAndSwap(nil, s)
+				if p.snap.CompareAndSwap(nil, s) {
+					p.cfg.HostLogger.Info().Int("memory", len(s.mem)).Dur("start", time.Since(start)).
+						Msg("first instance started; the next ones start from its snapshot")
+				}
 			} else {
 				p.cfg.HostLogger.Warn().Err(serr).Msg("instances of this app cannot start from a snapshot")
 			}

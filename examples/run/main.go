@@ -1,6 +1,11 @@
 // Command run builds the example apps into examples/build and serves
 // examples/wasgi.toml with wasgi: `go run ./examples/run` from the
 // repository root, nothing else to install.
+//
+// `go run ./examples/run python` serves the Python examples instead
+// (examples/python/wasgi.toml): it builds the Python runtime once with
+// runtimes/python/build.sh (a few minutes), installs Debian's python3-django
+// and python3-flask when missing, and collects Django's static files.
 package main
 
 import (
@@ -10,6 +15,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	"github.com/wasgi/wasgi/host"
 )
 
 // apps are the example packages and the .wasm each becomes.
@@ -25,6 +32,12 @@ func main() {
 	if _, err := os.Stat("examples/wasgi.toml"); err != nil {
 		fail("run me from the repository root: go run ./examples/run")
 	}
+	config := "examples/wasgi.toml"
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "python" {
+		config, args = "examples/python/wasgi.toml", args[1:]
+		preparePython()
+	}
 	for _, a := range apps {
 		out := filepath.Join("examples", "build", a[1])
 		fmt.Fprintf(os.Stderr, "building %s -> %s\n", a[0], out)
@@ -35,8 +48,7 @@ func main() {
 			fail(err.Error())
 		}
 	}
-	args := append([]string{"run", "./cmd/wasgi", "serve", "-c", "examples/wasgi.toml"}, os.Args[1:]...)
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", append([]string{"run", "./cmd/wasgi", "serve", "-c", config}, args...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// Ctrl-C reaches the whole process group; SIGTERM and SIGHUP sent to
 	// this process are passed on, so wasgi drains or reloads.
@@ -54,6 +66,32 @@ func main() {
 	}()
 	if err := cmd.Wait(); err != nil {
 		fail(err.Error())
+	}
+}
+
+// preparePython builds what the Python examples need and is not in git.
+func preparePython() {
+	if _, err := host.PythonRuntimeDir(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the Python runtime (once; a few minutes): runtimes/python/build.sh")
+		run("", "bash", "runtimes/python/build.sh")
+	}
+	if _, err := os.Stat("/usr/lib/python3/dist-packages/django"); err != nil {
+		fmt.Fprintln(os.Stderr, "installing Debian's python3-django and python3-flask")
+		sudo := []string{}
+		if os.Geteuid() != 0 {
+			sudo = []string{"sudo"}
+		}
+		run("", append(sudo, "apt-get", "install", "-y", "-qq", "python3-django", "python3-flask")...)
+	}
+	run("examples/python/django", "/usr/bin/python3", "manage.py", "collectstatic", "--noinput", "-v", "0")
+}
+
+func run(dir string, argv ...string) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fail(fmt.Sprintf("%s: %v", argv, err))
 	}
 }
 
