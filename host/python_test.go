@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,5 +345,51 @@ func TestPythonExamples(t *testing.T) {
 	}
 	if !strings.Contains(th.logs.String(), "RuntimeError: boom") {
 		t.Errorf("django traceback not in the host log")
+	}
+}
+
+// BenchmarkPythonRequest times a plain WSGI request in process, on a
+// reused instance and on a new instance started from the snapshot
+// (max_requests = 1): the difference is what a snapshot start costs.
+func BenchmarkPythonRequest(b *testing.B) {
+	if _, err := PythonRuntimeDir(); err != nil {
+		b.Skip(err)
+	}
+	cfg := strings.NewReplacer("{root}", testwasm.Root(b), "{cache}", testwasm.CacheDir(b)).Replace(`
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+[groups.fresh]
+max_requests = 1
+[[site]]
+name = "py"
+hosts = ["*"]
+root = "{root}"
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "wsgiapp"
+  python_path = ["testdata/python/app"]
+  [[site.app]]
+  name = "fresh"
+  mount = "/fresh"
+  group = "fresh"
+  runtime = "python"
+  wsgi = "wsgiapp"
+  python_path = ["testdata/python/app"]
+`)
+	h := benchHost(b, b.TempDir(), cfg)
+	for _, c := range []struct{ name, target string }{{"reused", "/hello"}, {"snapshot-start", "/fresh/hello"}} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://bench.test"+c.target, nil)
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatal(w.Code, w.Body.String())
+				}
+			}
+		})
 	}
 }
