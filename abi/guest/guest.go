@@ -24,7 +24,6 @@
 package guest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +35,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/wasgi/wasgi/abi"
 )
@@ -60,19 +60,61 @@ func Log(level int32, msg string) { hostLog(level, msg) }
 type environKey struct{}
 
 // Environ returns the request's environ (CGI/WSGI keys, HTTP_* headers and
-// the app's env). The map is shared: do not modify it. It is nil for a
-// request that did not come from the host.
+// the app's env). The map is built on the first call for a request and
+// shared by later ones: do not modify it. It is nil for a request that did
+// not come from the host. [Getenv] reads one value without building it.
 func Environ(r *http.Request) map[string]string {
-	env, _ := r.Context().Value(environKey{}).(map[string]string)
-	return env
+	q := requestOf(r)
+	if q == nil {
+		return nil
+	}
+	if q.env == nil {
+		q.env = make(map[string]string, 32)
+		eachEntry(q.raw, func(k, v string) { q.env[k] = v })
+	}
+	return q.env
+}
+
+// Getenv returns the value of key in the request's environ, "" when absent,
+// without building the map of [Environ].
+func Getenv(r *http.Request, key string) string {
+	q := requestOf(r)
+	if q == nil {
+		return ""
+	}
+	if q.env != nil {
+		return q.env[key]
+	}
+	var val string
+	eachEntry(q.raw, func(k, v string) {
+		if k == key {
+			val = v // the last one wins, as in the map
+		}
+	})
+	return val
 }
 
 // ScriptName returns SCRIPT_NAME, the URL prefix the app is mounted at
 // ("" for "/"). Prefix it to build links inside the app.
-func ScriptName(r *http.Request) string { return Environ(r)[abi.KeyScriptName] }
+func ScriptName(r *http.Request) string {
+	if q := requestOf(r); q != nil {
+		return q.scriptName
+	}
+	return ""
+}
 
 // PathInfo returns PATH_INFO, the decoded path below the app's mount.
-func PathInfo(r *http.Request) string { return Environ(r)[abi.KeyPathInfo] }
+func PathInfo(r *http.Request) string {
+	if q := requestOf(r); q != nil {
+		return q.pathInfo
+	}
+	return ""
+}
+
+func requestOf(r *http.Request) *request {
+	q, _ := r.Context().Value(environKey{}).(*request)
+	return q
+}
 
 // transport is the host side seen by the SDK: the ABI imports on wasip1,
 // a fake in tests.
@@ -94,13 +136,13 @@ func serve(t transport, h http.Handler) (code int32) {
 		fmt.Fprintln(os.Stderr, "guest:", err)
 		return 1
 	}
-	req, err := newRequest(raw, &bodyReader{t: t})
+	q, req, err := newRequest(raw, t)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "guest:", err)
 		return 1
 	}
-	w := newResponseWriter(t)
-	w.head = req.Method == http.MethodHead
+	w := &q.w
+	w.start(t, req.Method == http.MethodHead)
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -119,79 +161,221 @@ func serve(t transport, h http.Handler) (code int32) {
 	return 0
 }
 
+// request is what one request needs beyond its *http.Request, in one
+// allocation: the environ as one string (every value the handler sees is
+// a substring of it, not a copy), the URL, the body reader, the response
+// writer, and the request's context, which it is itself.
+type request struct {
+	context.Context
+	raw                  string
+	scriptName, pathInfo string
+	env                  map[string]string // built by the first Environ call
+	url                  url.URL
+	body                 bodyReader
+	w                    responseWriter
+}
+
+// Value makes the request its own context: r.Context() finds it without a
+// context.WithValue.
+func (q *request) Value(key any) any {
+	if key == (environKey{}) {
+		return q
+	}
+	return q.Context.Value(key)
+}
+
+// header is one HTTP_* entry of the environ, waiting for the header map.
+type header struct{ name, value string }
+
+// headers is newRequest's scratch list: an instance serves one request
+// at a time.
+var headers []header
+
 // newRequest builds the *http.Request the handler sees from an encoded
 // environ, the way net/http/cgi.RequestFromMap does for CGI.
-func newRequest(raw []byte, body io.Reader) (*http.Request, error) {
-	env := make(map[string]string, 32)
-	header := make(http.Header, 16)
-	err := abi.ParseEnviron(raw, func(k, v []byte) bool {
-		key, val := string(k), string(v)
-		env[key] = val
-		if name, ok := strings.CutPrefix(key, abi.HeaderPrefix); ok {
-			header.Add(textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-")), val)
+func newRequest(raw []byte, t transport) (*request, *http.Request, error) {
+	q := &request{Context: context.Background(), raw: string(raw)}
+	q.body.t = t
+	r := (&http.Request{}).WithContext(q)
+	var requestURI, query, remoteAddr, remotePort, contentType, contentLength string
+	var https bool
+	headers = headers[:0]
+	err := parseEntries(q.raw, func(k, v string) {
+		switch k {
+		case abi.KeyRequestMethod:
+			r.Method = v
+		case abi.KeyScriptName:
+			q.scriptName = v
+		case abi.KeyPathInfo:
+			q.pathInfo = v
+		case abi.KeyQueryString:
+			query = v
+		case abi.KeyRequestURI:
+			requestURI = v
+		case abi.KeyServerProtocol:
+			r.Proto = v
+		case abi.KeyRemoteAddr:
+			remoteAddr = v
+		case abi.KeyRemotePort:
+			remotePort = v
+		case abi.KeyContentType:
+			contentType = v
+		case abi.KeyContentLength:
+			contentLength = v
+		case abi.KeyURLScheme:
+			https = v == "https"
+		case "HTTP_HOST":
+			r.Host = v
+		default:
+			if name, ok := strings.CutPrefix(k, abi.HeaderPrefix); ok {
+				headers = append(headers, header{name, v})
+			}
 		}
-		return true
 	})
 	if err != nil {
-		return nil, err
-	}
-	r := &http.Request{
-		Method:     env[abi.KeyRequestMethod],
-		Header:     header,
-		Host:       env["HTTP_HOST"],
-		RequestURI: env[abi.KeyRequestURI],
-		Body:       io.NopCloser(body),
+		return nil, nil, err
 	}
 	if r.Method == "" {
-		return nil, errors.New("environ has no REQUEST_METHOD")
+		return nil, nil, errors.New("environ has no REQUEST_METHOD")
 	}
-	r.Header.Del("Host")
-	r.Proto = env[abi.KeyServerProtocol]
+	r.RequestURI = requestURI
+	n := len(headers)
+	if contentType != "" {
+		n++
+	}
+	// One backing array for every header's value: cut to length 1 each, so
+	// a handler's Header().Add copies rather than overwrites a neighbour.
+	vals := make([]string, 0, n)
+	r.Header = make(http.Header, n)
+	add := func(name, v string) {
+		if old, ok := r.Header[name]; ok {
+			r.Header[name] = append(old, v)
+			return
+		}
+		vals = append(vals, v)
+		r.Header[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	for _, h := range headers {
+		if name := headerName(h.name); name != "Host" {
+			add(name, h.value)
+		}
+	}
+	if contentType != "" {
+		delete(r.Header, "Content-Type")
+		add("Content-Type", contentType)
+	}
 	var ok bool
 	if r.ProtoMajor, r.ProtoMinor, ok = http.ParseHTTPVersion(r.Proto); !ok {
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	}
-	if ct := env[abi.KeyContentType]; ct != "" {
-		r.Header.Set("Content-Type", ct)
-	}
+	r.Body = &q.body
 	r.ContentLength = -1
-	if cl := env[abi.KeyContentLength]; cl != "" {
-		n, err := strconv.ParseInt(cl, 10, 64)
+	if contentLength != "" {
+		n, err := strconv.ParseInt(contentLength, 10, 64)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("bad CONTENT_LENGTH %q", cl)
+			return nil, nil, fmt.Errorf("bad CONTENT_LENGTH %q", contentLength)
 		}
 		r.ContentLength = n
 		if n == 0 {
 			r.Body = http.NoBody
 		}
 	}
-	r.URL = requestURL(env)
-	if env[abi.KeyURLScheme] == "https" {
+	r.URL = q.requestURL(requestURI, query)
+	if https {
 		r.URL.Scheme = "https"
 	}
-	if port := env[abi.KeyRemotePort]; port != "" {
-		r.RemoteAddr = env[abi.KeyRemoteAddr] + ":" + port
-		if strings.Contains(env[abi.KeyRemoteAddr], ":") {
-			r.RemoteAddr = "[" + env[abi.KeyRemoteAddr] + "]:" + port
-		}
-	} else {
-		r.RemoteAddr = env[abi.KeyRemoteAddr]
+	switch {
+	case remotePort == "":
+		r.RemoteAddr = remoteAddr
+	case strings.Contains(remoteAddr, ":"):
+		r.RemoteAddr = "[" + remoteAddr + "]:" + remotePort
+	default:
+		r.RemoteAddr = remoteAddr + ":" + remotePort
 	}
-	return r.WithContext(context.WithValue(context.Background(), environKey{}, env)), nil
+	return q, r, nil
+}
+
+// parseEntries calls fn for each entry of the environ s, with the key and
+// value as substrings of s, after abi.ParseEnviron checked the encoding.
+func parseEntries(s string, fn func(k, v string)) error {
+	return abi.ParseEnviron(bytesOf(s), func(k, v []byte) bool {
+		fn(stringOf(k), stringOf(v))
+		return true
+	})
+}
+
+// eachEntry is parseEntries for an environ already checked.
+func eachEntry(s string, fn func(k, v string)) { parseEntries(s, fn) }
+
+// bytesOf views s as bytes, for reading only.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// stringOf turns a slice of bytesOf(s) back into a substring of s.
+func stringOf(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// headerNames caches the canonical header name of each HTTP_* key seen
+// ("USER_AGENT" -> "User-Agent"): browsers send the same dozen headers on
+// every request. Bounded, since clients choose header names.
+var headerNames = map[string]string{}
+
+const maxHeaderNames = 256
+
+func headerName(cgi string) string {
+	if name, ok := headerNames[cgi]; ok {
+		return name
+	}
+	name := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(cgi, "_", "-"))
+	if len(headerNames) < maxHeaderNames {
+		headerNames[strings.Clone(cgi)] = name // cgi is a substring of the whole environ
+	}
+	return name
 }
 
 // requestURL keeps the client's escaping (REQUEST_URI) when it decodes to
 // the path the host routed, else rebuilds the URL from the decoded parts.
-func requestURL(env map[string]string) *url.URL {
-	p := env[abi.KeyScriptName] + env[abi.KeyPathInfo]
+func (q *request) requestURL(requestURI, query string) *url.URL {
+	u := &q.url
+	rawPath, rest, hasQuery := strings.Cut(requestURI, "?")
+	// Most paths need no escaping at all: then the URL is the raw path,
+	// and parsing it would only allocate.
+	if plainPath(rawPath) && len(rawPath) == len(q.scriptName)+len(q.pathInfo) &&
+		strings.HasPrefix(rawPath, q.scriptName) && strings.HasSuffix(rawPath, q.pathInfo) {
+		u.Path, u.RawQuery, u.ForceQuery = rawPath, query, hasQuery && rest == ""
+		return u
+	}
+	p := q.scriptName + q.pathInfo
 	if p == "" {
 		p = "/"
 	}
-	if u, err := url.ParseRequestURI(env[abi.KeyRequestURI]); err == nil && u.Path == p {
-		u.RawQuery = env[abi.KeyQueryString]
-		return u
+	if parsed, err := url.ParseRequestURI(requestURI); err == nil && parsed.Path == p {
+		parsed.RawQuery = query
+		return parsed
 	}
-	return &url.URL{Path: p, RawQuery: env[abi.KeyQueryString]}
+	u.Path, u.RawQuery = p, query
+	return u
+}
+
+// plainPath reports whether p is an absolute path of bytes that a URL path
+// holds as they are (url.URL would neither decode nor escape any of them).
+func plainPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-_.~/$&+,:;=@", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // bodyReader streams the request body through body_read.
@@ -221,6 +405,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return 0, b.err
 }
 
+// Close is a no-op: the host owns the connection.
+func (b *bodyReader) Close() error { return nil }
+
 // responseWriter implements http.ResponseWriter over start_response and
 // body_write.
 type responseWriter struct {
@@ -231,34 +418,39 @@ type responseWriter struct {
 	failed  bool // a host call failed: drop further output
 	done    bool // the request is over: refuse further output
 	head    bool // a HEAD request
-	buf     *bufio.Writer
-	hdr     []byte
+	out     *buffers
+	length  int // Content-Length to send; -1: none
 }
 
-// spare is the previous request's 32 KiB buffer: an instance serves one
-// request at a time, so it is reused instead of allocated (and zeroed, and
-// collected) per request. Only the buffer: the writer itself is never
+// buffers are a response's: its body buffer (cap bufSize) and its encoded
+// headers.
+type buffers struct {
+	body, hdr []byte
+}
+
+// spare are the previous request's buffers: an instance serves one request
+// at a time, so they are reused instead of allocated (and zeroed, and
+// collected) per request. Only the buffers: a writer itself is never
 // handed to another request.
-var spare *bufio.Writer
+var spare *buffers
 
-func newResponseWriter(t transport) *responseWriter {
-	w := &responseWriter{t: t, header: make(http.Header)}
+func (w *responseWriter) start(t transport, head bool) {
+	w.t, w.head, w.header, w.length = t, head, make(http.Header), -1
 	if spare != nil {
-		w.buf, spare = spare, nil
-		w.buf.Reset(hostWriter{w})
+		w.out, spare = spare, nil
+		w.out.body = w.out.body[:0]
 	} else {
-		w.buf = bufio.NewWriterSize(hostWriter{w}, bufSize)
+		w.out = &buffers{body: make([]byte, 0, bufSize)}
 	}
-	return w
 }
 
-// recycle ends w for good and offers its buffer to the next request: a
+// recycle ends w for good and offers its buffers to the next request: a
 // goroutine the handler left behind that still writes to w gets an error,
 // never a place in another request's response.
 func (w *responseWriter) recycle() {
-	buf := w.buf
-	w.done, w.buf = true, nil
-	spare = buf
+	out := w.out
+	w.done, w.out = true, nil
+	spare = out
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -280,10 +472,51 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.failed || w.done {
 		return 0, errFailed
 	}
-	if !w.started && w.header.Get("Content-Type") == "" && w.buf.Buffered() == 0 && w.header.Get("Content-Encoding") == "" {
-		w.header.Set("Content-Type", http.DetectContentType(p))
+	body := w.out.body
+	if len(body)+len(p) <= cap(body) {
+		w.out.body = append(body, p...)
+		return len(p), nil
 	}
-	return w.buf.Write(p)
+	if err := w.flushBuffer(); err != nil {
+		return 0, err
+	}
+	if len(p) >= bufSize { // no use copying it first
+		if err := w.send(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	w.out.body = append(w.out.body, p...)
+	return len(p), nil
+}
+
+// ReadFrom reads straight into the response buffer: io.Copy(w, r.Body)
+// then copies the body once, with no buffer of its own.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	var total int64
+	for {
+		if w.failed || w.done {
+			return total, errFailed
+		}
+		if len(w.out.body) == cap(w.out.body) {
+			if err := w.flushBuffer(); err != nil {
+				return total, err
+			}
+		}
+		body := w.out.body
+		n, err := src.Read(body[len(body):cap(body)])
+		w.out.body = body[:len(body)+n]
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Flush sends the status, headers and buffered body to the client now.
@@ -294,7 +527,7 @@ func (w *responseWriter) Flush() {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.buf.Flush() == nil && w.commit() == nil {
+	if w.flushBuffer() == nil && w.commit(nil) == nil {
 		w.t.bodyWrite(nil)
 	}
 }
@@ -308,21 +541,52 @@ func (w *responseWriter) finish() error {
 	}
 	// A small answer gets its length, as net/http does, but not a HEAD
 	// that wrote nothing: "Content-Length: 0" would say the resource is empty.
-	if !w.started && w.header.Get("Content-Length") == "" && !bodyless(w.status) && (w.buf.Buffered() > 0 || !w.head) {
-		w.header.Set("Content-Length", strconv.Itoa(w.buf.Buffered()))
+	n := len(w.out.body)
+	if !w.started && w.header.Get("Content-Length") == "" && !bodyless(w.status) && (n > 0 || !w.head) {
+		w.length = n
 	}
-	if err := w.buf.Flush(); err != nil {
+	if err := w.flushBuffer(); err != nil {
 		return err
 	}
-	return w.commit()
+	return w.commit(nil)
 }
 
 func bodyless(status int) bool {
 	return status == http.StatusNoContent || status == http.StatusNotModified
 }
 
-// commit sends start_response once.
-func (w *responseWriter) commit() error {
+// flushBuffer sends what the buffer holds, if anything.
+func (w *responseWriter) flushBuffer() error {
+	if w.failed {
+		return errFailed
+	}
+	if len(w.out.body) == 0 {
+		return nil
+	}
+	err := w.send(w.out.body)
+	w.out.body = w.out.body[:0]
+	return err
+}
+
+// send commits the headers, then writes p through body_write.
+func (w *responseWriter) send(p []byte) error {
+	if err := w.commit(p); err != nil {
+		return err
+	}
+	if bodyless(w.status) {
+		return nil
+	}
+	if n := w.t.bodyWrite(p); n < 0 {
+		w.failed = true
+		return fmt.Errorf("guest: body_write: %d", n)
+	}
+	return nil
+}
+
+// commit sends start_response once. first is the start of the body, from
+// which a Content-Type is sniffed when the handler set none, as net/http
+// does.
+func (w *responseWriter) commit(first []byte) error {
 	if w.started {
 		return nil
 	}
@@ -330,25 +594,49 @@ func (w *responseWriter) commit() error {
 		return errFailed
 	}
 	w.started = true
-	w.hdr = w.hdr[:0]
+	hdr := w.out.hdr[:0]
 	for k, vs := range w.header {
 		for _, v := range vs {
-			w.hdr = append(w.hdr, k...)
-			w.hdr = append(w.hdr, ": "...)
-			w.hdr = append(w.hdr, headerValue(v)...)
-			w.hdr = append(w.hdr, "\r\n"...)
+			hdr = appendHeader(hdr, k, headerValue(v))
 		}
 	}
-	text := http.StatusText(w.status)
-	if text == "" {
-		text = "status code " + strconv.Itoa(w.status)
+	if len(first) > 0 && !bodyless(w.status) && w.header.Get("Content-Type") == "" && w.header.Get("Content-Encoding") == "" {
+		hdr = appendHeader(hdr, "Content-Type", http.DetectContentType(first))
 	}
-	if rc := w.t.startResponse(strconv.Itoa(w.status)+" "+text, w.hdr); rc != 0 {
+	if w.length >= 0 {
+		hdr = append(hdr, "Content-Length: "...)
+		hdr = strconv.AppendInt(hdr, int64(w.length), 10)
+		hdr = append(hdr, "\r\n"...)
+	}
+	w.out.hdr = hdr
+	if rc := w.t.startResponse(statusLine(w.status), hdr); rc != 0 {
 		w.failed = true
 		fmt.Fprintf(os.Stderr, "guest: start_response: %d\n", rc)
 		return errFailed
 	}
 	return nil
+}
+
+func appendHeader(hdr []byte, k, v string) []byte {
+	hdr = append(hdr, k...)
+	hdr = append(hdr, ": "...)
+	hdr = append(hdr, v...)
+	return append(hdr, "\r\n"...)
+}
+
+// statusLines caches "200 OK" and friends, built once per code.
+var statusLines [1000]string
+
+func statusLine(code int) string {
+	if s := statusLines[code]; s != "" {
+		return s
+	}
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code)
+	}
+	statusLines[code] = strconv.Itoa(code) + " " + text
+	return statusLines[code]
 }
 
 // headerValue replaces CR and LF as net/http does, so a value taken from
@@ -360,28 +648,12 @@ func headerValue(v string) string {
 	return v
 }
 
-// hostWriter is the bufio.Writer's sink: it commits the headers, then
-// writes through body_write.
-type hostWriter struct{ w *responseWriter }
-
-func (h hostWriter) Write(p []byte) (int, error) {
-	if err := h.w.commit(); err != nil {
-		return 0, err
-	}
-	if bodyless(h.w.status) {
-		return len(p), nil
-	}
-	if n := h.w.t.bodyWrite(p); n < 0 {
-		h.w.failed = true
-		return 0, fmt.Errorf("guest: body_write: %d", n)
-	}
-	return len(p), nil
-}
-
 // Interface guards.
 var (
 	_ http.ResponseWriter = (*responseWriter)(nil)
 	_ http.Flusher        = (*responseWriter)(nil)
+	_ io.ReaderFrom       = (*responseWriter)(nil)
+	_ context.Context     = (*request)(nil)
 )
 
 var errNotAllowed = errors.New("guest: environ_read not allowed outside a request")
@@ -392,11 +664,10 @@ var errNotAllowed = errors.New("guest: environ_read not allowed outside a reques
 // "/mysite/", so relative links resolve below the mount.
 func StripScriptName(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		env := Environ(r)
-		pi := env[abi.KeyPathInfo]
+		pi := PathInfo(r)
 		if pi == "" {
-			target := env[abi.KeyScriptName] + "/"
-			if q := env[abi.KeyQueryString]; q != "" {
+			target := ScriptName(r) + "/"
+			if q := Getenv(r, abi.KeyQueryString); q != "" {
 				target += "?" + q
 			}
 			http.Redirect(w, r, target, http.StatusMovedPermanently)

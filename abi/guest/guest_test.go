@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,6 +24,7 @@ type fakeHost struct {
 	writes   [][]byte
 	flushes  int
 	startErr int32
+	discard  bool // keep no writes (benchmarks)
 }
 
 func newFakeHost(kv ...string) *fakeHost {
@@ -48,7 +53,9 @@ func (f *fakeHost) bodyWrite(p []byte) int32 {
 		f.flushes++
 		return 0
 	}
-	f.writes = append(f.writes, bytes.Clone(p))
+	if !f.discard {
+		f.writes = append(f.writes, bytes.Clone(p))
+	}
 	return int32(len(p))
 }
 func (f *fakeHost) body_() string { return string(bytes.Join(f.writes, nil)) }
@@ -217,5 +224,79 @@ func TestWriterNotReusedAcrossRequests(t *testing.T) {
 	}))
 	if second.body_() != "second" {
 		t.Fatalf("second response %q", second.body_())
+	}
+}
+
+func TestRequestURLMatchesNetURL(t *testing.T) {
+	for _, tc := range []struct{ script, info, uri, query string }{
+		{"", "/hello/world", "/hello/world", ""},
+		{"/app", "/a/b", "/app/a/b?x=1", "x=1"},
+		{"/app", "", "/app?", ""},
+		{"", "/a b", "/a%20b", ""},
+		{"", "/a(b)", "/a(b)", ""},
+		{"", "/é", "/%C3%A9", ""},
+		{"", "/x;y=1,z@a", "/x;y=1,z@a", ""},
+	} {
+		var got *http.Request
+		serve(newFakeHost("REQUEST_METHOD", "GET", "SCRIPT_NAME", tc.script, "PATH_INFO", tc.info,
+			"REQUEST_URI", tc.uri, "QUERY_STRING", tc.query),
+			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r }))
+		want, err := url.ParseRequestURI(tc.uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.RawQuery = tc.query
+		if *got.URL != *want || got.URL.String() != want.String() {
+			t.Errorf("%s: URL %#v, want %#v", tc.uri, *got.URL, *want)
+		}
+	}
+}
+
+func TestEnvironAndGetenv(t *testing.T) {
+	serve(newFakeHost(append(baseEnv, "HTTP_ACCEPT", "*/*", "HTTP_X_A", "1")...), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if Getenv(r, "HTTP_HOST") != "example.com" || Getenv(r, "NOPE") != "" {
+			t.Errorf("Getenv before Environ: %q", Getenv(r, "HTTP_HOST"))
+		}
+		env := Environ(r)
+		if len(env) != len(baseEnv)/2+2 || env["REMOTE_PORT"] != "4000" {
+			t.Errorf("environ %v", env)
+		}
+		if reflect.ValueOf(Environ(r)).UnsafePointer() != reflect.ValueOf(env).UnsafePointer() {
+			t.Error("environ rebuilt")
+		}
+		if Getenv(r, "HTTP_X_A") != "1" {
+			t.Error("Getenv after Environ")
+		}
+		// Header values share one array: Add must not spill into a neighbour.
+		r.Header.Add("Accept", "text/html")
+		if r.Header.Get("X-A") != "1" || len(r.Header["Accept"]) != 2 {
+			t.Errorf("headers %v", r.Header)
+		}
+	}))
+	if Environ(httptest.NewRequest("GET", "/", nil)) != nil || Getenv(httptest.NewRequest("GET", "/", nil), "X") != "" {
+		t.Error("a request not from the host has an environ")
+	}
+}
+
+func TestEchoReadFrom(t *testing.T) {
+	for _, size := range []int{0, 5, bufSize, 3*bufSize + 7} {
+		f := newFakeHost("REQUEST_METHOD", "POST", "CONTENT_LENGTH", strconv.Itoa(size))
+		body := strings.Repeat("<p>", size/3) + strings.Repeat("x", size%3)
+		f.body = strings.NewReader(body)
+		serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, err := io.Copy(w, r.Body); err != nil {
+				t.Error(err)
+			}
+		}))
+		if f.body_() != body {
+			t.Fatalf("%d bytes: echoed %d", size, len(f.body_()))
+		}
+		wantLength := size < bufSize // a full buffer is sent before EOF is known
+		if strings.Contains(f.headers, "Content-Length: "+strconv.Itoa(size)+"\r\n") != wantLength {
+			t.Errorf("%d bytes: headers %q", size, f.headers)
+		}
+		if size > 0 && !strings.Contains(f.headers, "Content-Type: text/html; charset=utf-8\r\n") {
+			t.Errorf("%d bytes: not sniffed: %q", size, f.headers)
+		}
 	}
 }

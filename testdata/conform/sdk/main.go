@@ -2,17 +2,13 @@
 package main
 
 import (
-	"net/http"
-
 	"github.com/wasgi/wasgi/abi/abitest"
 	"github.com/wasgi/wasgi/abi/guest"
 	"github.com/wasgi/wasgi/abi/guest/auth"
 )
 
 func init() {
-	guest.Serve(abitest.Handler(func(r *http.Request, key string) string {
-		return guest.Environ(r)[key]
-	}))
+	guest.Serve(abitest.Handler(guest.Getenv))
 	auth.CheckPassword(abitest.CheckPassword)
 	auth.GroupsForUser(abitest.GroupsForUser)
 }
