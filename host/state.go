@@ -28,9 +28,9 @@ type state struct {
 	aliases   []*alias
 	sites     []*site
 	rt        *sandbox.Runtime
-	modules   []*sandbox.Module // compiled for this config; released on close
-	compiled  map[compileKey]*sandbox.Module
-	pythonDir string            // the Python runtime, found when an app needs it
+	modules   []*sandbox.Module              // compiled for this config; released on close
+	compiled  map[compileKey]*sandbox.Module // by file: one reference per module in modules
+	pythonDir string                         // the Python runtime, found when an app needs it
 
 	authCache  *authCache // nil when [server] auth_cache is 0
 	access     accessLogger
