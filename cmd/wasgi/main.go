@@ -5,6 +5,8 @@
 //	wasgi check [-c wasgi.toml]   validate the config and compile every module
 //	wasgi sites [-c wasgi.toml]   print the sites, hosts, mounts and groups
 //	wasgi version                 print the version
+//	wasgi import apache [-o wasgi.toml] httpd.conf...
+//	                              translate Apache + mod_wsgi configuration
 //
 // SIGHUP reloads the config (a bad one is refused and the old one keeps
 // serving); SIGUSR1 reopens the access log file (logrotate); SIGTERM and
@@ -37,6 +39,8 @@ commands:
   check    validate the config and compile every module
   sites    print the sites, hosts, mounts, aliases and groups
   version  print the version
+  import   translate Apache + mod_wsgi configuration:
+           wasgi import apache [-o wasgi.toml] httpd.conf...
 `
 
 // run is main without os.Exit; ready, when not nil, receives the host once
@@ -47,6 +51,9 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 		return 2
 	}
 	cmd := args[0]
+	if cmd == "import" {
+		return importConfig(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("wasgi "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("c", "wasgi.toml", "config file")
