@@ -627,7 +627,7 @@ func (t *translator) instances(g *group) {
 	}
 	g.instNote = "processes × threads: " + how
 	t.add(d, clip(label), Approximated,
-		"instances = %d: %s; a wasgi instance serves one request at a time, like one daemon thread, and each has its own memory", g.instances, how)
+		"instances = %d: %s; an instance serves one request at a time, like one daemon thread, but each has its own interpreter and memory: lower it to the requests you expect at once", g.instances, how)
 }
 
 // importScript maps WSGIImportScript, which loads an app when its daemon
@@ -812,7 +812,8 @@ func hostName(s string) (string, bool) {
 }
 
 // validHost reports whether h is a host wasgi accepts: a DNS name or IPv4
-// address, "*.name", "*" or a bracketed IPv6 address.
+// address, "*.name", "*" or a bracketed IPv6 address. It is the rule of
+// package sites (validHost in sites/load.go), which sites does not export.
 func validHost(h string) bool {
 	if h == "*" {
 		return true
@@ -1008,7 +1009,10 @@ func trimSlash(u string) string {
 	return u
 }
 
-// checkURLPath returns what is wrong with a URL path for wasgi, or "".
+// checkURLPath returns what is wrong with a URL path for wasgi, or "": the
+// rule of package sites (checkURLPath in sites/load.go, not exported), and
+// no wildcards, backslashes or invalid UTF-8, which Apache's patterns and
+// the TOML would change.
 func checkURLPath(u string) string {
 	switch {
 	case u == "":
