@@ -266,6 +266,9 @@ func equalJSON(a, b any) bool {
 // Django sites of one project with different DJANGO_SETTINGS_MODULE, the
 // admin's collected static files and a UTF-8 upload through /media/.
 func TestPythonExamples(t *testing.T) {
+	if raceEnabled {
+		t.Skip("three interpreters starting under the race detector: covered by the normal run")
+	}
 	pythonRuntime(t)
 	debianPython(t, "django", "flask")
 	dir := t.TempDir()

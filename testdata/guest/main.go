@@ -123,9 +123,11 @@ func init() {
 		fmt.Fprintf(w, "busy %d ms", ms)
 	})
 	mux.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
+		// Large blocks reach any memory_limit in a few steps, so the trap
+		// comes long before request_timeout even on a loaded machine.
 		var keep [][]byte
 		for {
-			keep = append(keep, make([]byte, 1<<20))
+			keep = append(keep, make([]byte, 8<<20))
 		}
 	})
 	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
