@@ -45,6 +45,9 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// Relative paths resolve below a folder that does not exist: Parse
+	// reads no file but those the TOML names.
+	file := filepath.Join(os.TempDir(), "wasgi-fuzz-none", "wasgi.toml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{
 			"httpd.conf":  {Data: data},
@@ -68,7 +71,7 @@ func FuzzParse(f *testing.F) {
 		if _, err := toml.Decode(string(res.TOML), &v); err != nil {
 			t.Fatalf("TOML does not decode: %v\n%s", err, res.TOML)
 		}
-		if _, err := sites.Parse(filepath.Join(t.TempDir(), "wasgi.toml"), res.TOML); err != nil {
+		if _, err := sites.Parse(file, res.TOML); err != nil {
 			var errs sites.Errors
 			if !errors.As(err, &errs) {
 				t.Fatalf("sites.Parse: %v", err)

@@ -2,6 +2,7 @@ package apache
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -10,7 +11,10 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/rs/zerolog"
 
+	"github.com/wasgi/wasgi/host"
+	"github.com/wasgi/wasgi/internal/testwasm"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -67,6 +71,12 @@ func golden(t *testing.T, file string, got []byte) {
 // rooted are the folders the test configurations keep their files in;
 // the round trip moves them below a temporary folder.
 var rooted = []string{"/srv/", "/etc/", "/var/"}
+
+// checked are the configurations whose translation TestRoundTrip also
+// checks as `wasgi check` does, compiling the Python runtime and checking
+// the auth providers' exports, when the runtime is built: between them
+// they have daemon groups, auth, aliases and every kind of rule.
+var checked = map[string]bool{"testdata/django-auth.conf": true, "testdata/multi-vhost.conf": true}
 
 // TestRoundTrip loads the TOML made from each testdata/*.conf with
 // sites.Load, once the files and folders it names exist: the output is a
@@ -159,6 +169,17 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if got != apps || len(cfg.Sites) != len(raw.Site) {
 				t.Errorf("loaded %d sites and %d apps, the TOML has %d and %d", len(cfg.Sites), got, len(raw.Site), apps)
+			}
+			if !checked[conf] {
+				return
+			}
+			if _, err := host.PythonRuntimeDir(); err != nil {
+				t.Logf("not checked as wasgi check does: %v", err)
+				return
+			}
+			cfg.Server.CacheDir = testwasm.CacheDir(t)
+			if err := host.Check(context.Background(), cfg, zerolog.Nop()); err != nil {
+				t.Errorf("wasgi check: %v", err)
 			}
 		})
 	}

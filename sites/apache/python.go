@@ -52,6 +52,12 @@ func pythonModule(script string, pyPath []string) (module, addPath string, notes
 	if ext != ".py" {
 		notes = append(notes, "Python imports .py files only: copy or rename "+slashpath.Base(script)+" to "+identifier(slashpath.Base(stem))+".py")
 	}
+	defer func() {
+		top, _, _ := strings.Cut(module, ".")
+		if stdlib[top] {
+			notes = append(notes, top+" is also a module of Python's standard library: rename the package")
+		}
+	}()
 	for _, dir := range pyPath {
 		rel, ok := strings.CutPrefix(stem, strings.TrimSuffix(dir, "/")+"/")
 		if !ok || dir == "" {
@@ -74,6 +80,16 @@ func pythonModule(script string, pyPath []string) (module, addPath string, notes
 		notes = append(notes, "rename "+slashpath.Base(script)+": "+base+" is not a Python module name")
 	}
 	return identifier(base), addPath, notes
+}
+
+// stdlib are modules of Python's standard library that a project's
+// package is likely to be named after: an app's module must not take
+// their names.
+var stdlib = map[string]bool{
+	"site": true, "test": true, "code": true, "email": true, "html": true, "http": true, "json": true,
+	"logging": true, "string": true, "types": true, "queue": true, "select": true, "signal": true,
+	"socket": true, "token": true, "io": true, "os": true, "sys": true, "time": true, "random": true,
+	"calendar": true, "wsgiref": true, "cgi": true,
 }
 
 func allIdentifiers(parts []string) bool {

@@ -3,6 +3,7 @@ package apache
 import (
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +47,12 @@ func TestSplitPythonPath(t *testing.T) {
 	path, home, _ = splitPythonPath("/srv/a:/srv/venv/lib/python2.7/site-packages", true)
 	if !reflect.DeepEqual(path, []string{"/srv/a", "/srv/venv/lib/python2.7/site-packages"}) || home != "" {
 		t.Errorf("with a python home: got %q %q", path, home)
+	}
+}
+
+func TestPythonModuleStdlib(t *testing.T) {
+	module, _, notes := pythonModule("/srv/www/site/wsgi.py", []string{"/srv/www"})
+	if module != "site.wsgi" || len(notes) != 1 || !strings.Contains(notes[0], "standard library") {
+		t.Errorf("got %q %q", module, notes)
 	}
 }

@@ -779,6 +779,7 @@ func (t *translator) hosts(st *site) {
 		case !ok:
 			t.add(d, clip(d.Name+" "+arg), Ignored, "not a host name wasgi can match (a name, \"*.domain\" or \"*\")")
 		case slices.Contains(st.hosts, h):
+			t.add(d, clip(d.Name+" "+arg), Translated, "host %s is listed already", h)
 		default:
 			st.hosts = append(st.hosts, h)
 			st.hostSrc[h] = d
