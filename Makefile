@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzResolve -fuzztime=60s ./host
 	$(GO) test -run=NONE -fuzz=FuzzCGIResponse -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzHostFunctions -fuzztime=60s ./sandbox
+	$(GO) test -run=NONE -fuzz=FuzzCoalesceData -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzBasicCredentials -fuzztime=60s ./host
 
 clean:

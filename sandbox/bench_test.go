@@ -39,16 +39,31 @@ func BenchmarkPoolServe(b *testing.B) {
 }
 
 // BenchmarkNewInstance is creating one instance of the hello example from
-// its compiled module (instantiate + _initialize, Go's package init).
+// its compiled module (instantiate + _initialize, Go's package init);
+// "snapshot" restores the first instance's state instead of running
+// _initialize again (AppConfig.Snapshot, so far used for Python apps).
 func BenchmarkNewInstance(b *testing.B) {
-	p := benchPool(b, AppConfig{Name: "bench", MemoryLimit: 256 << 20}, true)
-	b.ReportAllocs()
-	for b.Loop() {
-		in, err := p.newInstance(context.Background())
-		if err != nil {
-			b.Fatal(err)
+	for _, snap := range []bool{false, true} {
+		name := "init"
+		if snap {
+			name = "snapshot"
 		}
-		in.close(context.Background())
+		b.Run(name, func(b *testing.B) {
+			p := benchPool(b, AppConfig{Name: "bench", MemoryLimit: 256 << 20, Snapshot: snap}, true)
+			first, err := p.newInstance(context.Background()) // takes the snapshot
+			if err != nil {
+				b.Fatal(err)
+			}
+			first.close(context.Background())
+			b.ReportAllocs()
+			for b.Loop() {
+				in, err := p.newInstance(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				in.close(context.Background())
+			}
+		})
 	}
 }
 

@@ -243,7 +243,10 @@ func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) 
 		return nil, err
 	}
 	start := time.Now()
-	compiled, err := rt.CompileModule(ctx, exportGlobals(wasm))
+	// Both rewrites keep what the module does: fewer data segments make
+	// instances cheaper (datasegments.go), exported globals make them
+	// snapshottable (snapshot.go).
+	compiled, err := rt.CompileModule(ctx, exportGlobals(coalesceData(wasm)))
 	r.compileNS.Add(int64(time.Since(start)))
 	r.compiled.Add(1)
 	if err != nil {

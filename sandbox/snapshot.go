@@ -216,26 +216,9 @@ func appendName(b []byte, s string) []byte {
 }
 
 func rewriteExports(wasm []byte) ([]byte, error) {
-	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil, errParse
-	}
-	type section struct {
-		id   byte
-		body []byte
-	}
-	var secs []section
-	r := &reader{b: wasm[8:]}
-	for len(r.b) > 0 && r.err == nil {
-		id := r.byte()
-		n := r.u32()
-		if r.err != nil || uint32(len(r.b)) < n {
-			return nil, errParse
-		}
-		secs = append(secs, section{id, r.b[:n]})
-		r.b = r.b[n:]
-	}
-	if r.err != nil {
-		return nil, r.err
+	secs, err := splitSections(wasm)
+	if err != nil {
+		return nil, err
 	}
 
 	importedGlobals := uint32(0)
@@ -304,13 +287,5 @@ func rewriteExports(wasm []byte) ([]byte, error) {
 		body = binary.AppendUvarint(body, uint64(idx))
 	}
 	secs[exportAt].body = body
-
-	out := make([]byte, 0, len(wasm)+len(mutable)*24)
-	out = append(out, wasm[:8]...)
-	for _, s := range secs {
-		out = append(out, s.id)
-		out = binary.AppendUvarint(out, uint64(len(s.body)))
-		out = append(out, s.body...)
-	}
-	return out, nil
+	return joinSections(wasm[:8], secs), nil
 }
