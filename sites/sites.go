@@ -280,3 +280,11 @@ func Keys() map[string][]string {
 	}
 	return out
 }
+
+// ValidHost reports whether h may be listed in a site's hosts: a host
+// name, a "*.domain" wildcard or "*".
+func ValidHost(h string) bool { return validHost(h) }
+
+// CheckURLPath says what is wrong with u as a mount or URL prefix ("is
+// empty", "must start with /", ...), or returns "" when it is fine.
+func CheckURLPath(u string) string { return checkURLPath(u) }

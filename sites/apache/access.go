@@ -83,7 +83,7 @@ func (t *translator) problem(st *site, b *block) string {
 	case len(b.d.Args) != 1 || arg == "":
 		return "takes one path"
 	case b.kind == "location":
-		if problem := checkURLPath(arg); problem != "" {
+		if problem := sites.CheckURLPath(arg); problem != "" {
 			return fmt.Sprintf("URL %q %s", arg, problem)
 		}
 	case b.kind == "directory":

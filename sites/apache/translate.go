@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wasgi/wasgi/sites"
 )
 
 // Translate turns a parsed Apache configuration into wasgi TOML and a
@@ -809,39 +811,7 @@ func hostName(s string) (string, bool) {
 		s = h
 	}
 	s = strings.TrimSuffix(s, ".")
-	return s, validHost(s)
-}
-
-// validHost reports whether h is a host wasgi accepts: a DNS name or IPv4
-// address, "*.name", "*" or a bracketed IPv6 address. It is the rule of
-// package sites (validHost in sites/load.go), which sites does not export.
-func validHost(h string) bool {
-	if h == "*" {
-		return true
-	}
-	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
-		a, err := netip.ParseAddr(h[1 : len(h)-1])
-		return err == nil && a.Is6() && a.Zone() == ""
-	}
-	return validHostname(strings.TrimPrefix(h, "*."))
-}
-
-// validHostname reports whether h is a lower-case DNS name.
-func validHostname(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			if c := label[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
+	return s, sites.ValidHost(s)
 }
 
 // claimHosts gives each host name to one site, as wasgi requires: sites
@@ -972,7 +942,7 @@ func (t *translator) apps(st *site) {
 			continue
 		}
 		mount := trimSlash(url)
-		if problem := checkURLPath(mount); problem != "" {
+		if problem := sites.CheckURLPath(mount); problem != "" {
 			t.ignored(d, "mount %q %s", mount, problem)
 			continue
 		}
@@ -1008,30 +978,6 @@ func trimSlash(u string) string {
 		return strings.TrimSuffix(u, "/")
 	}
 	return u
-}
-
-// checkURLPath returns what is wrong with a URL path for wasgi, or "": the
-// rule of package sites (checkURLPath in sites/load.go, not exported), and
-// no wildcards, backslashes or invalid UTF-8, which Apache's patterns and
-// the TOML would change.
-func checkURLPath(u string) string {
-	switch {
-	case u == "":
-		return "is empty"
-	case u[0] != '/':
-		return `must start with "/"`
-	case strings.Contains(u, "//"):
-		return `must not contain "//"`
-	case strings.Contains(u+"/", "/./"), strings.Contains(u+"/", "/../"):
-		return `must not contain "." or ".." segments`
-	case strings.ContainsAny(u, "?#*[\\"):
-		return `must not contain "?", "#", wildcards or backslashes`
-	case strings.ContainsFunc(u, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return "must not contain control characters"
-	case !utf8.ValidString(u):
-		return "must be UTF-8"
-	}
-	return ""
 }
 
 // appSettings applies the per-directory directives that cover an app:
@@ -1297,7 +1243,7 @@ func (t *translator) aliases(st *site) {
 	}
 	urls := map[string]bool{}
 	add := func(d *Directive, url, path, how string) {
-		if problem := checkURLPath(url); problem != "" {
+		if problem := sites.CheckURLPath(url); problem != "" {
 			t.ignored(d, "URL %q %s", url, problem)
 			return
 		}
@@ -1408,7 +1354,7 @@ func listenAddr(a string) (string, bool) {
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return "", false
 	}
-	if host != "" && !validHostname(strings.ToLower(host)) {
+	if h := strings.ToLower(host); h != "" && (!sites.ValidHost(h) || strings.Contains(h, "*")) {
 		if ip, err := netip.ParseAddr(host); err != nil || ip.Zone() != "" {
 			return "", false
 		}
