@@ -29,6 +29,12 @@ memory_limit = "32MiB"
 instances = 1
 max_requests = 3
 
+# The memory bomb's group keeps the default request_timeout: the trap must
+# come from memory_limit, however slow the machine (the race detector).
+[groups.bomb]
+instances = 1
+memory_limit = "32MiB"
+
 [groups.warm]
 instances = 3
 min_instances = 2
@@ -41,6 +47,15 @@ hosts = ["a.test"]
   mount = "/"
   module = "{guest}"
   group = "small"
+
+[[site]]
+name = "bomb"
+hosts = ["bomb.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+  group = "bomb"
 
 [[site]]
 name = "b"
@@ -78,10 +93,10 @@ func TestDaemonGroups(t *testing.T) {
 	})
 
 	t.Run("memory bomb", func(t *testing.T) {
-		if resp, _ := th.do(t, "GET", "a.test", "/alloc", nil); resp.StatusCode != 500 {
+		if resp, _ := th.do(t, "GET", "bomb.test", "/alloc", nil); resp.StatusCode != 500 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		if resp, _ := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 200 {
+		if resp, _ := th.do(t, "GET", "bomb.test", "/counter", nil); resp.StatusCode != 200 {
 			t.Fatalf("after: %d", resp.StatusCode)
 		}
 	})
