@@ -41,12 +41,14 @@ bench:
 
 fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=60s ./sites
+	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=60s ./sites/apache
 	$(GO) test -run=NONE -fuzz=FuzzStartResponse -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzEnviron -fuzztime=60s ./abi
 	$(GO) test -run=NONE -fuzz=FuzzResolve -fuzztime=60s ./host
 	$(GO) test -run=NONE -fuzz=FuzzCGIResponse -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzHostFunctions -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzCoalesceData -fuzztime=60s ./sandbox
+	$(GO) test -run=NONE -fuzz=FuzzExportGlobals -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzBasicCredentials -fuzztime=60s ./host
 
 clean:
