@@ -11,6 +11,7 @@
 #   DURATION=10s bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
+. ./lib.sh
 DURATION=${DURATION:-5s}
 PEERS=${PEERS:-1}
 BENCH=$(pwd)
@@ -19,14 +20,7 @@ mkdir -p "$OUT/static" "$OUT/apache" "$OUT/nginx"
 chmod 755 "$OUT" "$OUT/static" "$OUT/apache"
 
 # --- the peers, from Debian -------------------------------------------------
-if [ "$PEERS" = 1 ] && ! { command -v apache2 && [ -e /usr/lib/apache2/modules/mod_wsgi.so ] && command -v nginx && command -v wrk; } >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing apache2, mod_wsgi, nginx, wrk (Debian packages)..." >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 libapache2-mod-wsgi-py3 nginx wrk >/dev/null 2>&1 ||
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 libapache2-mod-wsgi-py3 nginx wrk >/dev/null; } ||
-      echo "warning: could not install the peers" >&2
-  fi
-fi
+[ "$PEERS" = 1 ] && install_debs apache2 libapache2-mod-wsgi-py3 nginx wrk
 APACHE=0; NGINX=0
 [ "$PEERS" = 1 ] && command -v apache2 >/dev/null && [ -e /usr/lib/apache2/modules/mod_wsgi.so ] && APACHE=1
 [ "$PEERS" = 1 ] && command -v nginx >/dev/null && NGINX=1
@@ -49,19 +43,7 @@ sed 's|^root = "out"|root = "."|' bench.toml >"$OUT/bench.toml"
 [ $C = 1 ] && cat c.toml >>"$OUT/bench.toml"
 sed -i 's|^cache_dir = "out/cache"|cache_dir = "cache"|' "$OUT/bench.toml"
 
-cat >"$OUT/apache/httpd.conf" <<EOF
-ServerRoot "/etc/apache2"
-ServerName 127.0.0.1
-Listen 127.0.0.1:8093
-PidFile $OUT/apache/httpd.pid
-Mutex file:$OUT/apache default
-ErrorLog $OUT/apache/error.log
-LogLevel warn
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule wsgi_module /usr/lib/apache2/modules/mod_wsgi.so
-$( [ "$(id -u)" = 0 ] && printf 'User www-data\nGroup www-data\n' )
-WSGISocketPrefix $OUT/apache/wsgi
+{ apache_conf_head "$OUT/apache" 8093; cat <<EOF; } >"$OUT/apache/httpd.conf"
 WSGIDaemonProcess bench processes=2 threads=15 display-name=%{GROUP}
 WSGIProcessGroup bench
 WSGIApplicationGroup %{GLOBAL}
@@ -100,7 +82,7 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-(cd "$OUT" && ${WASGI_ENV:-} ./wasgi serve -c bench.toml 2>wasgi.log) &
+(cd "$OUT" && exec ${WASGI_ENV:-} ./wasgi serve -c bench.toml 2>wasgi.log) &
 PIDS+=($!)
 env -i "$OUT/native" -addr 127.0.0.1:8091 -static "$OUT/static" &
 PIDS+=($!)
@@ -112,7 +94,6 @@ if [ $NGINX = 1 ]; then
   nginx -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" &
   PIDS+=($!)
 fi
-wait_up() { for _ in $(seq 1 150); do curl -fs -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "warning: $1 not up" >&2; return 1; }
 wait_up http://127.0.0.1:8090/
 wait_up http://127.0.0.1:8091/
 [ $APACHE = 1 ] && { wait_up http://127.0.0.1:8093/ || APACHE=0; }
@@ -120,21 +101,16 @@ wait_up http://127.0.0.1:8091/
 
 # --- measure ----------------------------------------------------------------
 WRK=0; command -v wrk >/dev/null && WRK=1
-# to_us: a wrk latency ("812.00us", "1.23ms", "2.01s") in microseconds.
-to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'; }
 RESULTS=$OUT/results.tsv
 printf 'case\tserver\tconns\treq/s\tp50_us\tp99_us\n' >"$RESULTS"
 measure() { # case server conns url [post]
   local cs=$1 srv=$2 c=$3 url=$4 post=${5:-}
   if [ $WRK = 1 ]; then
     local t=2; [ "$c" = 1 ] && t=1
-    local args=(-t$t -c"$c" -d"$DURATION" --latency)
+    local args=(-t$t -c"$c" -d"$DURATION")
     [ -n "$post" ] && args+=(-s post.lua)
-    local o; o=$(wrk "${args[@]}" "$url")
-    local rps p50 p99
-    rps=$(awk '/^Requests\/sec/ {print int($2)}' <<<"$o")
-    p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$o")")
-    p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$o")")
+    local rps p50 p99 _
+    IFS=$'\t' read -r rps p50 p99 _ < <(wrk_stats "${args[@]}" "$url")
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$cs" "$srv" "$c" "$rps" "$p50" "$p99" | tee -a "$RESULTS"
   else
     local args=(-url "$url" -c "$c" -d "$DURATION")
