@@ -109,15 +109,19 @@ root = "{root}"
   python_path = ["testdata/python/app"]
 `
 
-func startPython(t *testing.T) *testHost {
-	t.Helper()
-	pythonRuntime(t)
-	home := filepath.Join(t.TempDir(), "venv")
+// pythonConfigFor fills in pythonConfig, with a python_home made for it.
+func pythonConfigFor(tb testing.TB) string {
+	home := filepath.Join(tb.TempDir(), "venv")
 	sp := filepath.Join(home, "lib", "python3.11", "site-packages")
 	os.MkdirAll(sp, 0o755)
 	os.WriteFile(filepath.Join(sp, "greet.py"), []byte("def hello():\n    return 'hello from site-packages'\n"), 0o644)
-	cfg := strings.NewReplacer("{root}", testwasm.Root(t), "{home}", home).Replace(pythonConfig)
-	return startHost(t, cfg)
+	return strings.NewReplacer("{root}", testwasm.Root(tb), "{home}", home, "{cache}", testwasm.CacheDir(tb)).Replace(pythonConfig)
+}
+
+func startPython(t *testing.T) *testHost {
+	t.Helper()
+	pythonRuntime(t)
+	return startHost(t, pythonConfigFor(t))
 }
 
 func getJSON(t *testing.T, th *testHost, host, target string, v any) {
@@ -358,34 +362,10 @@ func BenchmarkPythonRequest(b *testing.B) {
 	if _, err := PythonRuntimeDir(); err != nil {
 		b.Skip(err)
 	}
-	cfg := strings.NewReplacer("{root}", testwasm.Root(b), "{cache}", testwasm.CacheDir(b)).Replace(`
-[server]
-cache_dir = "{cache}"
-access_log = "off"
-[groups.fresh]
-max_requests = 1
-[[site]]
-name = "py"
-hosts = ["*"]
-root = "{root}"
-  [[site.app]]
-  name = "main"
-  mount = "/"
-  runtime = "python"
-  wsgi = "wsgiapp"
-  python_path = ["testdata/python/app"]
-  [[site.app]]
-  name = "fresh"
-  mount = "/fresh"
-  group = "fresh"
-  runtime = "python"
-  wsgi = "wsgiapp"
-  python_path = ["testdata/python/app"]
-`)
-	h := benchHost(b, b.TempDir(), cfg)
+	h := benchHost(b, b.TempDir(), pythonConfigFor(b))
 	for _, c := range []struct{ name, target string }{{"reused", "/hello"}, {"snapshot-start", "/fresh/hello"}} {
 		b.Run(c.name, func(b *testing.B) {
-			req := httptest.NewRequest("GET", "http://bench.test"+c.target, nil)
+			req := httptest.NewRequest("GET", "http://py.test"+c.target, nil)
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
