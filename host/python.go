@@ -76,9 +76,6 @@ func isFile(p string) bool {
 func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dirs []sandbox.Dir, env map[string]string, err error) {
 	py := ac.Python
 	dirs = []sandbox.Dir{{Guest: pythonStdlibGuest, Host: filepath.Join(dir, "lib", "python3.11"), ReadOnly: true}}
-	if root := filepath.Join(dir, "root"); isDir(root) {
-		defer func() { dirs = append([]sandbox.Dir{{Guest: "/", Host: root, ReadOnly: true}}, dirs...) }()
-	}
 	if zi := filepath.Join(dir, "zoneinfo"); isFile(filepath.Join(zi, "UTC")) {
 		dirs = append(dirs, sandbox.Dir{Guest: zoneinfoGuest, Host: zi, ReadOnly: true})
 	}
@@ -124,6 +121,11 @@ func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dir
 	}
 	for k, v := range ac.Env {
 		env[k] = v
+	}
+	// The empty "/" goes first, under everything; it was left out of the
+	// overlap check above because every path is under it.
+	if root := filepath.Join(dir, "root"); isDir(root) {
+		dirs = append([]sandbox.Dir{{Guest: "/", Host: root, ReadOnly: true}}, dirs...)
 	}
 	return filepath.Join(dir, pythonModule), append(dirs, own...), env, nil
 }
