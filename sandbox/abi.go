@@ -36,7 +36,8 @@ type Call struct {
 	phase   phase
 	status  int
 	written int64
-	bodyErr int32 // first negative body_read result
+	bodyErr int32  // first negative body_read result
+	guard   *guard // of an uninterruptible call (uninterruptible.go)
 }
 
 // Started reports whether the guest's start_response succeeded.
@@ -102,16 +103,12 @@ var (
 
 // instantiateHostModule registers module "wasgi" once per runtime; every
 // guest links against the same host functions, which find their request in
-// the call's context. In the runtime of uninterruptible modules they are
-// guarded: a call the host abandoned may still be running (see runGuarded).
-func instantiateHostModule(ctx context.Context, rt wazero.Runtime, interruptible bool) error {
+// the call's context. They are guarded: a call the host abandoned may
+// still be running (see guarded).
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.ModuleName)
 	for name, s := range hostSignatures {
-		f := hostFuncs[name]
-		if !interruptible {
-			f = guarded(f)
-		}
-		b.NewFunctionBuilder().WithGoModuleFunction(f, s.params, s.results).Export(name)
+		b.NewFunctionBuilder().WithGoModuleFunction(guarded(hostFuncs[name]), s.params, s.results).Export(name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err

@@ -14,8 +14,11 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasgi/wasgi/abi"
 )
 
 // ErrBadGateway: a CGI program's output is not a valid CGI response (502).
@@ -156,9 +159,29 @@ func (c *CGI) instantiate(ctx context.Context, mc wazero.ModuleConfig) (err erro
 			err = fmt.Errorf("instantiate %s: %v", c.m.Path, r)
 		}
 	}()
-	mod, err := c.m.rt.InstantiateModule(ctx, c.m.compiled, mc)
-	if mod != nil {
-		mod.Close(ctx)
+	if c.m.stop != byInterrupt {
+		mod, err := c.m.rt.InstantiateModule(ctx, c.m.compiled, mc)
+		if mod != nil {
+			mod.Close(ctx)
+		}
+		return err
+	}
+	// An instrumented command runs _start with its interrupt global armed.
+	mod, err := c.m.rt.InstantiateModule(ctx, c.m.compiled, mc.WithStartFunctions())
+	if err != nil {
+		return err
+	}
+	defer mod.Close(ctx)
+	g, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if !ok {
+		return errors.New("no interrupt global")
+	}
+	if interrupted(ctx, g, func() { _, err = mod.ExportedFunction(abi.FuncStart).Call(ctx) }) && err != nil {
+		return errPastDeadline
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 0 {
+		return nil // what InstantiateModule makes of proc_exit(0)
 	}
 	return err
 }

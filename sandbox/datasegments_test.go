@@ -64,7 +64,7 @@ func memoryAfterInstantiation(t *testing.T, wasm []byte) []byte {
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	if err := instantiateHostModule(ctx, rt, true); err != nil {
+	if err := instantiateHostModule(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	m, err := rt.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions())

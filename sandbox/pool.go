@@ -591,12 +591,13 @@ func (p *Pool) release(in *instance, ok bool) {
 
 // instance is one live instantiation of an app's module.
 type instance struct {
-	deadline *atomic.Int64 // of the running call, for sleeps; see boundedSleep
-	mod      api.Module
-	fns      [len(exports)]api.Function // by phase
-	stderr   *tailWriter
-	requests int
-	lastUsed time.Time
+	deadline  *atomic.Int64 // of the running call, for sleeps; see boundedSleep
+	mod       api.Module
+	interrupt api.MutableGlobal          // of an instrumented module (interrupt.go)
+	fns       [len(exports)]api.Function // by phase
+	stderr    *tailWriter
+	requests  int
+	lastUsed  time.Time
 }
 
 type logKey struct{}
@@ -625,19 +626,50 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		}
 	}()
 	var mod api.Module
+	var interrupt api.MutableGlobal
 	start := time.Now()
 	snap := p.snap.Load()
-	if snap != nil {
+	if snap != nil || p.m.stop == byInterrupt {
+		// Started by hand below: a snapshot replaces _initialize, and an
+		// instrumented module's _initialize must run with its interrupt
+		// global armed.
 		mc = mc.WithStartFunctions()
 	}
 	deprioritized(func() {
 		if mod, err = p.m.rt.InstantiateModule(ctx, p.m.compiled, mc); err != nil {
 			return
 		}
+		if p.m.stop == byInterrupt {
+			var ok bool
+			if interrupt, ok = mod.ExportedGlobal(interruptExport).(api.MutableGlobal); !ok {
+				err = errors.New("no interrupt global")
+				return
+			}
+		}
+		// armed runs f with the instance's guest stoppable at the deadline.
+		armed := func(f func() error) error {
+			if interrupt == nil {
+				return f()
+			}
+			var ferr error
+			if interrupted(ctx, interrupt, func() { ferr = f() }) && ferr != nil {
+				return fmt.Errorf("%s: request_timeout exceeded", abi.FuncInitialize)
+			}
+			return ferr
+		}
 		switch {
 		case snap != nil:
-			err = snap.restore(ctx, mod)
-		case p.cfg.Snapshot:
+			err = armed(func() error { return snap.restore(ctx, mod) })
+			return
+		case p.m.stop == byInterrupt && p.m.initialize:
+			if err = armed(func() error {
+				_, err := mod.ExportedFunction(abi.FuncInitialize).Call(ctx)
+				return err
+			}); err != nil {
+				return
+			}
+		}
+		if p.cfg.Snapshot {
 			if s, serr := takeSnapshot(mod); serr == nil {
 				if p.snap.CompareAndSwap(nil, s) {
 					p.cfg.HostLogger.Info().Int("memory", len(s.mem)).Dur("start", time.Since(start)).
@@ -655,7 +687,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
 	}
 	p.g.created.Add(1)
-	in = &instance{mod: mod, stderr: stderr, deadline: deadline}
+	in = &instance{mod: mod, stderr: stderr, deadline: deadline, interrupt: interrupt}
 	for ph, name := range exports {
 		if name != "" {
 			in.fns[ph] = mod.ExportedFunction(name) // nil when the module lacks it
@@ -668,7 +700,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 // it never sleeps past the running call's deadline. wazero cannot
 // interrupt a host-side sleep, so without this a guest sleeping for an hour
 // would hold its instance for an hour whatever request_timeout says; cut
-// short, the guest wakes, runs, and close-on-context-done stops it.
+// short, the guest wakes, runs, and is stopped at its next loop head.
 func boundedSleep(deadline *atomic.Int64) sys.Nanosleep {
 	return func(ns int64) {
 		d := time.Duration(ns)

@@ -35,22 +35,24 @@ type Options struct {
 	Logger zerolog.Logger
 }
 
-// Runtime is one wazero runtime shared by every app of a host. It owns the
+// Runtime is the wazero runtime shared by every app of a host. It owns the
 // compiled modules, keyed by content so that an unchanged module is never
 // compiled twice, even across config reloads.
 //
-// Groups with hard_timeout = false get their modules from a second wazero
-// runtime without close-on-context-done, created on first use: wazero sets
-// that option per runtime, and it is what makes guest code 3–9× slower.
+// Modules run without wazero's close-on-context-done: Compile instruments
+// them so that the host can stop them itself (interrupt.go). A
+// module the instrumentation cannot handle is compiled in a second wazero
+// runtime, created on first use, with close-on-context-done on: wazero
+// sets that option per runtime, and it makes guest code 3–9× slower.
 type Runtime struct {
-	rt    wazero.Runtime // close-on-context-done on
+	rt    wazero.Runtime // close-on-context-done off
 	base  wazero.RuntimeConfig
 	cache wazero.CompilationCache
 	log   zerolog.Logger
 	wasi  map[string]api.FunctionDefinition // what a guest may import from WASI
 
-	softMu sync.Mutex
-	soft   wazero.Runtime // close-on-context-done off; nil until a module needs it
+	closingMu sync.Mutex
+	closing   wazero.Runtime // close-on-context-done on; nil until a module needs it
 
 	mu      sync.Mutex
 	modules map[string]*Module // by moduleKey
@@ -77,10 +79,6 @@ func (r *Runtime) CompileStats() CompileStats {
 }
 
 // New creates a runtime with the wasgi host module and WASI preview 1.
-//
-// Close-on-context-done is on for modules from Compile: it is the only way
-// wazero can stop a guest that runs past its request_timeout (it costs
-// guest CPU time on every loop back-edge; see docs/PERFORMANCE.md).
 func New(ctx context.Context, o Options) (*Runtime, error) {
 	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}}
 	if o.CacheDir != "" {
@@ -95,7 +93,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 		r.base = r.base.WithCompilationCache(r.cache)
 	}
 	var err error
-	if r.rt, err = r.newWazero(ctx, true); err != nil {
+	if r.rt, err = r.newWazero(ctx, false); err != nil {
 		if r.cache != nil {
 			r.cache.Close(ctx)
 		}
@@ -106,45 +104,42 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 }
 
 // newWazero creates a wazero runtime with WASI and the wasgi host module.
-func (r *Runtime) newWazero(ctx context.Context, interruptible bool) (wazero.Runtime, error) {
-	rt := wazero.NewRuntimeWithConfig(ctx, r.base.WithCloseOnContextDone(interruptible))
+func (r *Runtime) newWazero(ctx context.Context, closeOnDone bool) (wazero.Runtime, error) {
+	rt := wazero.NewRuntimeWithConfig(ctx, r.base.WithCloseOnContextDone(closeOnDone))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("sandbox: wasi: %w", err)
 	}
-	if err := instantiateHostModule(ctx, rt, interruptible); err != nil {
+	if err := instantiateHostModule(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("sandbox: host module: %w", err)
 	}
 	return rt, nil
 }
 
-// wazeroFor returns the wazero runtime for interruptible modules or, created
-// on first use, the one for uninterruptible modules.
-func (r *Runtime) wazeroFor(ctx context.Context, interruptible bool) (wazero.Runtime, error) {
-	if interruptible {
-		return r.rt, nil
-	}
-	r.softMu.Lock()
-	defer r.softMu.Unlock()
-	if r.soft == nil {
-		rt, err := r.newWazero(ctx, false)
+// closingRuntime returns the runtime with close-on-context-done, creating
+// it on first use.
+func (r *Runtime) closingRuntime(ctx context.Context) (wazero.Runtime, error) {
+	r.closingMu.Lock()
+	defer r.closingMu.Unlock()
+	if r.closing == nil {
+		rt, err := r.newWazero(ctx, true)
 		if err != nil {
 			return nil, err
 		}
-		r.soft = rt
+		r.closing = rt
 	}
-	return r.soft, nil
+	return r.closing, nil
 }
 
 // Close closes every instance and compiled module of the runtime.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.softMu.Lock()
+	r.closingMu.Lock()
 	var err error
-	if r.soft != nil {
-		err = r.soft.Close(ctx)
+	if r.closing != nil {
+		err = r.closing.Close(ctx)
 	}
-	r.softMu.Unlock()
+	r.closingMu.Unlock()
 	err = errors.Join(err, r.rt.Close(ctx))
 	if r.cache != nil {
 		err = errors.Join(err, r.cache.Close(ctx))
@@ -177,17 +172,33 @@ type Module struct {
 	CheckPassword, GroupsForUser bool
 	// MinMemory is the linear memory the module needs at start, in bytes.
 	MinMemory uint64
-	// Interruptible is true for a module compiled with close-on-context-done
-	// (Compile): request_timeout stops its guest code wherever it is. An
-	// uninterruptible module (CompileUninterruptible) runs 3–9× faster, but
-	// a call past its deadline is only abandoned: see Pool.Serve.
+	// Interruptible is true for a module from Compile: request_timeout
+	// stops its guest code wherever it is. A module from
+	// CompileUninterruptible is only abandoned at its deadline: see Pool.Serve.
 	Interruptible bool
 
 	rt         wazero.Runtime // the wazero runtime it was compiled in
 	compiled   wazero.CompiledModule
+	stop       stopping
 	initialize bool // exports _initialize
 	refs       int  // guarded by Runtime.mu: Compile calls not yet Released
 }
+
+// stopping is how request_timeout stops a module's guest code.
+type stopping int
+
+const (
+	// byInterrupt: the module was instrumented (interrupt.go); the host
+	// sets its interrupt global at the deadline.
+	byInterrupt stopping = iota
+	// byClose: wazero's close-on-context-done, for a module that could not
+	// be instrumented.
+	byClose
+	// byAbandon: not stopped; a call past its deadline is abandoned
+	// (hard_timeout = false, uninterruptible.go). The module is still
+	// instrumented, when it can be, for the yields to Go.
+	byAbandon
+)
 
 // key is the module's key in Runtime.modules: its hash, and whether it is
 // interruptible (the same bytes compile to two different modules).
@@ -212,9 +223,9 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 }
 
 // CompileUninterruptible is Compile for the reactors of a group with
-// hard_timeout = false: the module runs without close-on-context-done,
-// 3–9× faster, and a call past its request_timeout is abandoned (the
-// client gets 504) but runs on until it returns or calls the host.
+// hard_timeout = false: a call past its request_timeout is not stopped
+// but abandoned (the client gets 504); it runs on until it returns or
+// calls the host.
 func (r *Runtime) CompileUninterruptible(ctx context.Context, path string) (*Module, error) {
 	return r.compile(ctx, path, false)
 }
@@ -238,15 +249,36 @@ func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) 
 		r.reused.Add(1)
 		return m, nil
 	}
-	rt, err := r.wazeroFor(ctx, interruptible)
-	if err != nil {
-		return nil, err
-	}
 	start := time.Now()
-	// Both rewrites keep what the module does: fewer data segments make
-	// instances cheaper (datasegments.go), exported globals make them
-	// snapshottable (snapshot.go).
-	compiled, err := rt.CompileModule(ctx, exportGlobals(coalesceData(wasm)))
+	// Every rewrite keeps what the module does: fewer data segments make
+	// instances cheaper (datasegments.go), the interrupt machinery makes
+	// them stoppable without close-on-context-done and lets a garbage
+	// collection through while they run (interrupt.go), exported globals
+	// make them snapshottable (snapshot.go).
+	wasm = coalesceData(wasm)
+	rt, stop := r.rt, byAbandon
+	var compiled wazero.CompiledModule
+	if inst, ierr := instrument(wasm); ierr == nil {
+		compiled, err = rt.CompileModule(ctx, exportGlobals(inst))
+		if interruptible {
+			stop = byInterrupt
+		}
+		if err != nil {
+			// The original may compile where the rewrite does not only
+			// if the rewriter is wrong: say so, and run it the old way.
+			r.log.Warn().Err(err).Str("module", path).Msg("instrumented module does not compile; compiling it as it is")
+			compiled = nil
+		}
+	}
+	if compiled == nil && interruptible {
+		if rt, err = r.closingRuntime(ctx); err != nil {
+			return nil, err
+		}
+		stop = byClose
+	}
+	if compiled == nil {
+		compiled, err = rt.CompileModule(ctx, exportGlobals(wasm))
+	}
 	r.compileNS.Add(int64(time.Since(start)))
 	r.compiled.Add(1)
 	if err != nil {
@@ -257,7 +289,7 @@ func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) 
 		compiled.Close(ctx)
 		return nil, err
 	}
-	m.rt, m.Interruptible = rt, interruptible
+	m.rt, m.stop, m.Interruptible = rt, stop, interruptible
 	r.mu.Lock()
 	if prev := r.modules[key]; prev != nil { // compiled concurrently
 		prev.refs++

@@ -31,8 +31,6 @@ type guard struct {
 	returned  bool // the guest's call is over
 }
 
-type guardKey struct{}
-
 // errAbandoned is run's result for a call left running past its deadline.
 var errAbandoned = errors.New("sandbox: call abandoned at request_timeout")
 
@@ -48,11 +46,12 @@ var errPastDeadline = sys.NewExitError(sys.ExitCodeDeadlineExceeded)
 // connection's deadlines), and traps a guest whose call was abandoned.
 func guarded(f api.GoModuleFunc) api.GoModuleFunc {
 	return func(ctx context.Context, m api.Module, stack []uint64) {
-		g, _ := ctx.Value(guardKey{}).(*guard)
-		if g == nil { // _initialize: no request to protect
+		c := callFrom(ctx)
+		if c == nil || c.guard == nil { // _initialize, or a call that cannot be abandoned
 			f(ctx, m, stack)
 			return
 		}
+		g := c.guard
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if g.abandoned {
@@ -62,14 +61,23 @@ func guarded(f api.GoModuleFunc) api.GoModuleFunc {
 	}
 }
 
-// run calls export ph of in for c, bounded by ctx's deadline. wazero stops
-// an interruptible module at the deadline by itself. An uninterruptible
+// run calls export ph of in for c, bounded by ctx's deadline. An
+// instrumented module is stopped at the deadline by its interrupt global,
+// and one compiled with close-on-context-done by wazero. An uninterruptible
 // one runs in its own goroutine; if it is still running at the deadline,
 // run returns errAbandoned and the instance belongs to that goroutine,
 // which releases it when the guest returns.
 func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []uint64, err error) {
 	ctx = context.WithValue(ctx, callKey{}, c)
-	if p.m.Interruptible {
+	switch p.m.stop {
+	case byInterrupt:
+		if interrupted(ctx, in.interrupt, func() {
+			deprioritizeIfLong(func() { res, err = in.fns[ph].Call(ctx) })
+		}) && err != nil {
+			err = errPastDeadline
+		}
+		return res, err
+	case byClose:
 		deprioritizeIfLong(func() { res, err = in.fns[ph].Call(ctx) })
 		return res, err
 	}
@@ -78,10 +86,11 @@ func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []
 		err error
 	}
 	g := &guard{}
+	c.guard = g
 	done := make(chan result, 1)
 	go func() {
 		var r result
-		deprioritizeIfLong(func() { r.res, r.err = in.fns[ph].Call(context.WithValue(ctx, guardKey{}, g)) })
+		deprioritizeIfLong(func() { r.res, r.err = in.fns[ph].Call(ctx) })
 		g.mu.Lock()
 		g.returned = true
 		abandoned := g.abandoned

@@ -24,8 +24,9 @@ func TestCompileUninterruptible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if soft == hard || soft.Interruptible || !hard.Interruptible || soft.rt == hard.rt {
-		t.Fatalf("hard %+v, soft %+v: want two modules in two runtimes", hard, soft)
+	if soft == hard || soft.Interruptible || !hard.Interruptible || soft.compiled == hard.compiled ||
+		hard.stop != byInterrupt || soft.stop != byAbandon {
+		t.Fatalf("hard %+v, soft %+v: want an instrumented module and a plain one", hard, soft)
 	}
 	again, err := rt.CompileUninterruptible(context.Background(), path)
 	if err != nil || again != soft {

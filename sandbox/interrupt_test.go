@@ -1,0 +1,214 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasgi/wasgi/internal/testwasm"
+)
+
+// runaway is a module with one memory and two exports that never end:
+// "spin", a loop (loop (br 0)), and "recurse", a naive recursion without
+// loops that makes 2^62 calls.
+var runaway = []byte("\x00asm\x01\x00\x00\x00" +
+	"\x01\x0a\x02\x60\x00\x01\x7f\x60\x01\x7f\x01\x7f" + // types: () -> i32, (i32) -> i32
+	"\x03\x04\x03\x00\x01\x00" + // funcs: spin, rec, recurse
+	"\x05\x03\x01\x00\x01" + // memory 1
+	"\x07\x12\x02\x04spin\x00\x00\x07recurse\x00\x02" +
+	"\x0a\x2d\x03" +
+	"\x09\x00\x03\x40\x0c\x00\x0b\x41\x00\x0b" + // spin: loop br 0 end; i32.const 0
+	// rec(n): n == 0 ? 0 : rec(n-1) + rec(n-1)
+	"\x1a\x00\x20\x00\x45\x04\x7f\x41\x00\x05\x20\x00\x41\x01\x6b\x10\x01\x20\x00\x41\x01\x6b\x10\x01\x6a\x0b\x0b" +
+	"\x06\x00\x41\x3e\x10\x01\x0b") // recurse: rec(62)
+
+// instantiateInstrumented instantiates wasm, instrumented, in a runtime
+// without close-on-context-done, and returns it with its interrupt global.
+func instantiateInstrumented(t testing.TB, wasm []byte) (api.Module, api.MutableGlobal) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := instrument(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := instrument(out); err != errParse {
+		t.Fatalf("instrumented twice: %v", err)
+	}
+	r := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
+	mod, err := r.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if !ok {
+		t.Fatal("no mutable interrupt global exported")
+	}
+	return mod, g
+}
+
+// TestInterruptStops: guest code that never ends, by looping or by
+// recursing, compiled without close-on-context-done, traps once the host
+// sets its interrupt global; the global is clear again afterwards.
+func TestInterruptStops(t *testing.T) {
+	mod, g := instantiateInstrumented(t, runaway)
+	for _, export := range []string{"spin", "recurse"} {
+		t.Run(export, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			var callErr error
+			fired := interrupted(ctx, g, func() { _, callErr = mod.ExportedFunction(export).Call(ctx) })
+			if !fired || callErr == nil || !strings.Contains(callErr.Error(), "unreachable") {
+				t.Fatalf("fired %v, err %v: want a trap", fired, callErr)
+			}
+			if g.Get() != 0 {
+				t.Fatal("interrupt global left set")
+			}
+		})
+	}
+}
+
+// TestGCWhileGuestSpins: a garbage collection completes while a guest
+// spins in a loop. wazero's machine code cannot be preempted; without the
+// yields to Go the collection would wait for the guest, and the guest for
+// the goroutine that sets its interrupt global, forever.
+func TestGCWhileGuestSpins(t *testing.T) {
+	mod, g := instantiateInstrumented(t, runaway)
+	for _, export := range []string{"spin", "recurse"} {
+		t.Run(export, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			started, done := make(chan struct{}), make(chan error, 1)
+			go func() {
+				var err error
+				close(started)
+				interrupted(ctx, g, func() { _, err = mod.ExportedFunction(export).Call(ctx) })
+				done <- err
+			}()
+			<-started
+			for i := 0; i < 5; i++ {
+				runtime.GC()
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("guest returned before it was stopped: %v", err)
+			default:
+			}
+			cancel()
+			if err := <-done; err == nil {
+				t.Fatal("guest not stopped")
+			}
+		})
+	}
+}
+
+// TestInstrumentRealModules: the test guests (Go, C reactor, C command)
+// instrument, compile, and keep their exports; DWARF sections go.
+func TestInstrumentRealModules(t *testing.T) {
+	ctx := context.Background()
+	paths := []string{
+		testwasm.Build(t, "testdata/guest"),
+		testwasm.BuildC(t, "testdata/snapshot/snap.c", true),
+		testwasm.BuildC(t, "examples/c-hello/hello.c", true),
+		testwasm.BuildC(t, "examples/c-hello/cgi.c", false),
+	}
+	for _, path := range paths {
+		wasm, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := instrument(wasm)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		loops := bytes.Count(out, []byte{0x45, 0x04, 0x40, 0x10}) // i32.eqz if call: one per check
+		if loops == 0 {
+			t.Fatalf("%s: no loop instrumented", path)
+		}
+		if bytes.Contains(out, []byte(".debug_info")) {
+			t.Errorf("%s: DWARF kept", path)
+		}
+		r := wazero.NewRuntime(ctx)
+		c, err := r.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		orig, err := r.CompileModule(ctx, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.ExportedFunctions()) != len(orig.ExportedFunctions()) {
+			t.Errorf("%s: exports changed", path)
+		}
+		r.Close(ctx)
+		t.Logf("%s: %d loops, %d → %d bytes", path, loops, len(wasm), len(out))
+	}
+}
+
+// TestNotInstrumentableFallsBack: a module the rewriter cannot instrument
+// (here one without code: its handler is a re-exported WASI import) is
+// compiled with close-on-context-done and still served.
+func TestNotInstrumentableFallsBack(t *testing.T) {
+	wasm := []byte("\x00asm\x01\x00\x00\x00" +
+		"\x01\x05\x01\x60\x00\x01\x7f" + // type: () -> i32
+		"\x02\x26\x01\x16wasi_snapshot_preview1\x0bsched_yield\x00\x00" +
+		"\x05\x03\x01\x00\x01" + // memory 1
+		"\x07\x19\x02\x0cwasgi_handle\x00\x00\x06memory\x02\x00")
+	path := t.TempDir() + "/noloop.wasm"
+	if err := os.WriteFile(path, wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt := newRuntime(t)
+	m, err := rt.Compile(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Release(context.Background(), m)
+	if m.stop != byClose || !m.Interruptible {
+		t.Fatalf("stop = %v, want byClose", m.stop)
+	}
+	g := rt.NewGroup(testGroup)
+	defer g.Close(context.Background())
+	p, err := g.NewPool(m, AppConfig{Name: "t/noloop", Logger: zerolog.Nop(), HostLogger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := get(p, "/"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzInstrument feeds arbitrary bytes to the instrumenter: it
+// must never panic; what it returns is refused a second time, and compiles
+// whenever its input does.
+func FuzzInstrument(f *testing.F) {
+	f.Add(runaway)
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { r.Close(ctx) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := instrument(b)
+		if err != nil {
+			return
+		}
+		if _, err := instrument(out); err != errParse {
+			t.Fatalf("instrumented twice: %v", err)
+		}
+		if c, err := r.CompileModule(ctx, b); err == nil {
+			c.Close(ctx)
+			c, err := r.CompileModule(ctx, out)
+			if err != nil {
+				t.Fatalf("input compiles, output does not: %v", err)
+			}
+			c.Close(ctx)
+		}
+	})
+}
