@@ -2,7 +2,7 @@
 # Python apps, one run on this machine, 127.0.0.1 only, bounded in time: the
 # Django hello view of examples/python/django (settings_alpha) and the Flask
 # hello of examples/python/flask under wasgi (CPython 3.11 for WASI, groups
-# of 2 and 4 warm instances, with and without hard_timeout) and under
+# of 2 and 4 warm instances) and under
 # Apache 2.4 + mod_wsgi in daemon mode (processes=2 threads=15), as Django's
 # deployment guide configures it. Apache, mod_wsgi, wrk, Django and Flask
 # come from Debian, installed here when missing. Servers run one at a time,
@@ -12,8 +12,7 @@
 # compilation cache), the first request of a lazily started instance, the
 # p50 of requests that each get an instance restored from the snapshot
 # (max_requests = 1), the RSS of each server, the view's own time inside
-# the interpreter (native CPython in process, mod_wsgi, wasm with and
-# without hard_timeout).
+# the interpreter (native CPython in process, mod_wsgi, wasm).
 #
 #   bash bench/python.sh                   # 5 s per case, c=1 and c=16
 #   DURATION=10s CONNS="1 16 64" bash bench/python.sh
@@ -311,25 +310,21 @@ if [ $APACHE = 1 ]; then
   stop_apache
 fi
 
-# 3. The Django hello under wasgi: 2 and 4 warm instances, with and without
-# hard_timeout.
+# 3. The Django hello under wasgi: 2 and 4 warm instances.
 for n in 2 4; do
-  for hard in true false; do
-    name=django-$n-$hard
-    {
-      wasgi_conf "$name" cache
-      printf '[groups.g]\ninstances = %s\nmin_instances = %s\nhard_timeout = %s\n' $n $n $hard
-      python_app django '["*"]' g django
-    } >"$OUT/$name.toml"
-    start_wasgi "$name"
-    t=$(ready_ms "http://127.0.0.1:$PORT/" "$DJANGO_BODY")
-    r0=$(rss_kib $WPID)
-    srv=wasgi; [ $hard = false ] && srv="wasgi hard_timeout=false"
-    load django "$srv" $n "http://127.0.0.1:$PORT/"
-    note "wasgi Django, $n instances, hard_timeout=$hard: ready in $t ms (first instance $(first_ms "$name") ms), RSS $((r0 / 1024)) MiB when ready, $(($(rss_kib $WPID) / 1024)) MiB after load"
-    if [ "$PROFILE" = 1 ] && [ $n = 2 ]; then perf_profile "$name"; fi
-    stop_wasgi
-  done
+  name=django-$n
+  {
+    wasgi_conf "$name" cache
+    printf '[groups.g]\ninstances = %s\nmin_instances = %s\n' $n $n
+    python_app django '["*"]' g django
+  } >"$OUT/$name.toml"
+  start_wasgi "$name"
+  t=$(ready_ms "http://127.0.0.1:$PORT/" "$DJANGO_BODY")
+  r0=$(rss_kib $WPID)
+  load django wasgi $n "http://127.0.0.1:$PORT/"
+  note "wasgi Django, $n instances: ready in $t ms (first instance $(first_ms "$name") ms), RSS $((r0 / 1024)) MiB when ready, $(($(rss_kib $WPID) / 1024)) MiB after load"
+  if [ "$PROFILE" = 1 ] && [ $n = 2 ]; then perf_profile "$name"; fi
+  stop_wasgi
 done
 
 # 4. Instance start: the first request of a lazily started instance (the
@@ -340,10 +335,8 @@ done
   wasgi_conf aux cache
   printf '[groups.restore]\ninstances = 1\nmin_instances = 0\nmax_requests = 1\n'
   printf '[groups.probe]\ninstances = 1\nmin_instances = 1\n'
-  printf '[groups.probesoft]\ninstances = 1\nmin_instances = 1\nhard_timeout = false\n'
   python_app restore '["restore.localhost"]' restore django
   python_app probe '["probe.localhost"]' probe probe
-  python_app probesoft '["probesoft.localhost"]' probesoft probe
 } >"$OUT/aux.toml"
 start_wasgi aux
 ready_ms "http://127.0.0.1:$PORT/" "$DJANGO_BODY" -H 'Host: probe.localhost' >/dev/null
@@ -353,7 +346,6 @@ rm -f "$OUT/body"
 note "wasgi: first request to a lazily started Django instance (interpreter start + Django import + request): $(awk -v t="$first" 'BEGIN {printf "%d", t * 1000}') ms"
 row django "wasgi max_requests=1 (restored instance per request)" 1 1 -t1 -c1 -d"$DURATION" --timeout 10s -H 'Host: restore.localhost' "http://127.0.0.1:$PORT/"
 read -r pw pwl < <(probe "http://127.0.0.1:$PORT/" -H 'Host: probe.localhost')
-read -r ps psl < <(probe "http://127.0.0.1:$PORT/" -H 'Host: probesoft.localhost')
 stop_wasgi
 pa=- pal=-
 if [ $APACHE = 1 ]; then
@@ -384,7 +376,6 @@ note "the Django hello view's own time, timed inside the interpreter (median, c=
 note "  native CPython, in process, no server: $pn"
 note "  Apache + mod_wsgi: $pa of $pal"
 note "  wasgi: $pw of $pwl"
-note "  wasgi hard_timeout=false: $ps of $psl"
 
 # 5. Flask hello.
 if [ $APACHE = 1 ]; then
@@ -393,19 +384,16 @@ if [ $APACHE = 1 ]; then
   load flask apache-mod_wsgi 2x15 "http://127.0.0.1:$APORT/"
   stop_apache
 fi
-for hard in true false; do
-  name=flask-2-$hard
-  {
-    wasgi_conf "$name" cache
-    printf '[groups.g]\ninstances = 2\nmin_instances = 2\nhard_timeout = %s\n' $hard
-    python_app flask '["*"]' g flask
-  } >"$OUT/$name.toml"
-  start_wasgi "$name"
-  ready_ms "http://127.0.0.1:$PORT/" "$FLASK_BODY" >/dev/null
-  srv=wasgi; [ $hard = false ] && srv="wasgi hard_timeout=false"
-  load flask "$srv" 2 "http://127.0.0.1:$PORT/"
-  stop_wasgi
-done
+name=flask-2
+{
+  wasgi_conf "$name" cache
+  printf '[groups.g]\ninstances = 2\nmin_instances = 2\n'
+  python_app flask '["*"]' g flask
+} >"$OUT/$name.toml"
+start_wasgi "$name"
+ready_ms "http://127.0.0.1:$PORT/" "$FLASK_BODY" >/dev/null
+load flask wasgi 2 "http://127.0.0.1:$PORT/"
+stop_wasgi
 
 # --- report -----------------------------------------------------------------
 echo

@@ -121,16 +121,13 @@ measure() { # case server conns url [post]
 for c in 1 64; do
   measure hello native $c http://127.0.0.1:8091/hello
   measure hello wasgi $c http://127.0.0.1:8090/hello
-  measure hello wasgi-nohard $c http://127.0.0.1:8090/nh/hello
   [ $C = 1 ] && measure hello wasgi-c $c http://127.0.0.1:8090/c/hello
   [ $APACHE = 1 ] && measure hello apache-mod_wsgi $c http://127.0.0.1:8093/hello
   measure env native $c http://127.0.0.1:8091/env
   measure env wasgi $c http://127.0.0.1:8090/g/env
-  measure env wasgi-nohard $c http://127.0.0.1:8090/nhg/env
   [ $APACHE = 1 ] && measure env apache-mod_wsgi $c http://127.0.0.1:8093/env
   measure post64k native $c http://127.0.0.1:8091/echo post
   measure post64k wasgi $c http://127.0.0.1:8090/g/echo post
-  measure post64k wasgi-nohard $c http://127.0.0.1:8090/nhg/echo post
   [ $APACHE = 1 ] && measure post64k apache-mod_wsgi $c http://127.0.0.1:8093/echo post
   for f in 4k 1m; do
     measure static$f native $c http://127.0.0.1:8091/static/$f.bin

@@ -97,28 +97,24 @@ func BenchmarkRouter1000Sites(b *testing.B) {
 // BenchmarkDoors is one /info request through each door of the
 // conformance kit, in process: the Go SDK reactor, a Go CGI program, a C
 // reactor and a C CGI program. Reactors reuse a warm instance; CGI
-// creates an instance per request. The -nohard doors are the reactors in
-// a group with hard_timeout = false (no close-on-context-done).
+// creates an instance per request.
 func BenchmarkDoors(b *testing.B) {
 	goReactor := func(b *testing.B) string { return testwasm.Build(b, "testdata/conform/sdk") }
 	cReactor := func(b *testing.B) string { return testwasm.BuildC(b, "testdata/conform/c/reactor.c", true) }
 	doors := []struct {
-		name   string
-		build  func(b *testing.B) string
-		abi    string
-		noHard bool
+		name  string
+		build func(b *testing.B) string
+		abi   string
 	}{
-		{"go-reactor", goReactor, "wasgi", false},
-		{"go-reactor-nohard", goReactor, "wasgi", true},
-		{"go-cgi", func(b *testing.B) string { return testwasm.BuildCommand(b, "testdata/conform/cgi") }, "cgi", false},
-		{"c-reactor", cReactor, "wasgi", false},
-		{"c-reactor-nohard", cReactor, "wasgi", true},
-		{"c-cgi", func(b *testing.B) string { return testwasm.BuildC(b, "testdata/conform/c/cgi.c", false) }, "cgi", false},
+		{"go-reactor", goReactor, "wasgi"},
+		{"go-cgi", func(b *testing.B) string { return testwasm.BuildCommand(b, "testdata/conform/cgi") }, "cgi"},
+		{"c-reactor", cReactor, "wasgi"},
+		{"c-cgi", func(b *testing.B) string { return testwasm.BuildC(b, "testdata/conform/c/cgi.c", false) }, "cgi"},
 	}
 	for _, d := range doors {
 		b.Run(d.name, func(b *testing.B) {
-			cfgText := fmt.Sprintf("[server]\ncache_dir = %q\naccess_log = \"off\"\n[groups.g]\nhard_timeout = %v\n[[site]]\nname = \"s\"\nhosts = [\"*\"]\n  [[site.app]]\n  name = \"a\"\n  mount = \"/\"\n  module = %q\n  abi = %q\n  group = \"g\"\n",
-				testwasm.CacheDir(b), !d.noHard, d.build(b), d.abi)
+			cfgText := fmt.Sprintf("[server]\ncache_dir = %q\naccess_log = \"off\"\n[groups.g]\n[[site]]\nname = \"s\"\nhosts = [\"*\"]\n  [[site.app]]\n  name = \"a\"\n  mount = \"/\"\n  module = %q\n  abi = %q\n  group = \"g\"\n",
+				testwasm.CacheDir(b), d.build(b), d.abi)
 			h := benchHost(b, b.TempDir(), cfgText)
 			req := httptest.NewRequest("GET", "http://bench.test/info?x=1", nil)
 			b.ReportAllocs()

@@ -28,9 +28,9 @@ type state struct {
 	aliases   []*alias
 	sites     []*site
 	rt        *sandbox.Runtime
-	modules   []*sandbox.Module              // compiled for this config; released on close
-	compiled  map[compileKey]*sandbox.Module // by file: one reference per module in modules
-	pythonDir string                         // the Python runtime, found when an app needs it
+	modules   []*sandbox.Module          // compiled for this config; released on close
+	compiled  map[string]*sandbox.Module // by file: one reference per module in modules
+	pythonDir string                     // the Python runtime, found when an app needs it
 
 	authCache  *authCache // nil when [server] auth_cache is 0
 	access     accessLogger
@@ -89,8 +89,8 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 	}()
 	for name, g := range cfg.Groups {
 		if !g.HardTimeout {
-			log.Warn().Str("group", name).Dur("request_timeout", g.RequestTimeout).
-				Msg("hard_timeout = false: this group's guests cannot be stopped; a request past request_timeout gets 504 but its guest runs on, holding an instance, until it returns")
+			log.Warn().Str("group", name).
+				Msg("hard_timeout = false is deprecated and ignored: request_timeout stops every guest, now at no measurable cost (docs/PERFORMANCE.md)")
 		}
 		s.groups[name] = rt.NewGroup(sandbox.GroupConfig{
 			Name:           name,
@@ -159,9 +159,6 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 	// app, so a chatty or hostile guest cannot flood the host's log.
 	a.guestLog = a.log.Sample(&zerolog.BurstSampler{Burst: guestLogBurst, Period: time.Second})
 	g := s.cfg.Groups[ac.Group]
-	// A CGI run is one instantiation, which the sandbox cannot abandon like
-	// a reactor call: CGI apps always keep the hard timeout.
-	interruptible := g.HardTimeout || ac.ABI == "cgi"
 	dirs := make([]sandbox.Dir, len(ac.Dirs))
 	for i, d := range ac.Dirs {
 		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
@@ -177,7 +174,7 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 			return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 		}
 	}
-	m, err := s.compile(ctx, module, interruptible)
+	m, err := s.compile(ctx, module)
 	if err != nil {
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 	}
@@ -206,31 +203,21 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 	return a, nil
 }
 
-type compileKey struct {
-	path          string
-	interruptible bool
-}
-
 // compile compiles the module at path once per config: apps naming the
 // same file share one read, one hash and one reference (hashing the same
 // 2 MiB Go module for each of 100 sites took most of a start).
-func (s *state) compile(ctx context.Context, path string, interruptible bool) (*sandbox.Module, error) {
-	k := compileKey{path, interruptible}
-	if m := s.compiled[k]; m != nil {
+func (s *state) compile(ctx context.Context, path string) (*sandbox.Module, error) {
+	if m := s.compiled[path]; m != nil {
 		return m, nil
 	}
-	compile := s.rt.Compile
-	if !interruptible {
-		compile = s.rt.CompileUninterruptible
-	}
-	m, err := compile(ctx, path)
+	m, err := s.rt.Compile(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	if s.compiled == nil {
-		s.compiled = map[compileKey]*sandbox.Module{}
+		s.compiled = map[string]*sandbox.Module{}
 	}
-	s.compiled[k] = m
+	s.compiled[path] = m
 	s.modules = append(s.modules, m)
 	return m, nil
 }

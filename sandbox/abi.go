@@ -36,8 +36,7 @@ type Call struct {
 	phase   phase
 	status  int
 	written int64
-	bodyErr int32  // first negative body_read result
-	guard   *guard // of an uninterruptible call (uninterruptible.go)
+	bodyErr int32 // first negative body_read result
 }
 
 // Started reports whether the guest's start_response succeeded.
@@ -103,12 +102,11 @@ var (
 
 // instantiateHostModule registers module "wasgi" once per runtime; every
 // guest links against the same host functions, which find their request in
-// the call's context. They are guarded: a call the host abandoned may
-// still be running (see guarded).
+// the call's context.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.ModuleName)
 	for name, s := range hostSignatures {
-		b.NewFunctionBuilder().WithGoModuleFunction(guarded(hostFuncs[name]), s.params, s.results).Export(name)
+		b.NewFunctionBuilder().WithGoModuleFunction(hostFuncs[name], s.params, s.results).Export(name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err

@@ -13,28 +13,18 @@ import (
 )
 
 // BenchmarkPoolServe is one request through a warm pool and the hello
-// example: wazero call, ABI imports, the Go SDK and handler; "nohard" is
-// the same module compiled without close-on-context-done (hard_timeout =
-// false), called in a goroutine of its own.
+// example: wazero call, ABI imports, the Go SDK and handler.
 func BenchmarkPoolServe(b *testing.B) {
-	for _, interruptible := range []bool{true, false} {
-		name := "hard"
-		if !interruptible {
-			name = "nohard"
+	p := benchPool(b, AppConfig{Name: "bench"})
+	env, _ := abi.AppendEnviron(nil, "REQUEST_METHOD", "GET")
+	env, _ = abi.AppendEnviron(env, "PATH_INFO", "/hello")
+	w := &discardWriter{}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &Call{Environ: env, W: w, Log: zerolog.Nop()}
+		if err := p.Serve(context.Background(), c); err != nil {
+			b.Fatal(err)
 		}
-		b.Run(name, func(b *testing.B) {
-			p := benchPool(b, AppConfig{Name: "bench"}, interruptible)
-			env, _ := abi.AppendEnviron(nil, "REQUEST_METHOD", "GET")
-			env, _ = abi.AppendEnviron(env, "PATH_INFO", "/hello")
-			w := &discardWriter{}
-			b.ReportAllocs()
-			for b.Loop() {
-				c := &Call{Environ: env, W: w, Log: zerolog.Nop()}
-				if err := p.Serve(context.Background(), c); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }
 
@@ -49,7 +39,7 @@ func BenchmarkNewInstance(b *testing.B) {
 			name = "snapshot"
 		}
 		b.Run(name, func(b *testing.B) {
-			p := benchPool(b, AppConfig{Name: "bench", MemoryLimit: 256 << 20, Snapshot: snap}, true)
+			p := benchPool(b, AppConfig{Name: "bench", MemoryLimit: 256 << 20, Snapshot: snap})
 			first, err := p.newInstance(context.Background()) // takes the snapshot
 			if err != nil {
 				b.Fatal(err)
@@ -68,18 +58,14 @@ func BenchmarkNewInstance(b *testing.B) {
 }
 
 // benchPool is a pool of the hello example in a group of one instance.
-func benchPool(b *testing.B, ac AppConfig, interruptible bool) *Pool {
+func benchPool(b *testing.B, ac AppConfig) *Pool {
 	b.Helper()
 	rt, err := New(context.Background(), Options{CacheDir: testwasm.CacheDir(b), Logger: zerolog.Nop()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rt.Close(context.Background()) })
-	compile := rt.Compile
-	if !interruptible {
-		compile = rt.CompileUninterruptible
-	}
-	m, err := compile(context.Background(), testwasm.Build(b, "examples/hello"))
+	m, err := rt.Compile(context.Background(), testwasm.Build(b, "examples/hello"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // Interrupting guest code at request_timeout.
@@ -480,4 +481,26 @@ func interrupted(ctx context.Context, g api.MutableGlobal, call func()) bool {
 		g.Set(0)
 	}
 	return fired
+}
+
+// errPastDeadline is a call's error when its guest was stopped at the
+// deadline: the exit error close-on-context-done raises, so both ways of
+// stopping a guest read as a timeout, not a trap.
+var errPastDeadline = sys.NewExitError(sys.ExitCodeDeadlineExceeded)
+
+// run calls export ph of in for c, bounded by ctx's deadline: an
+// instrumented module is stopped by its interrupt global, one compiled
+// with close-on-context-done by wazero.
+func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []uint64, err error) {
+	ctx = context.WithValue(ctx, callKey{}, c)
+	if in.interrupt == nil {
+		deprioritizeIfLong(func() { res, err = in.fns[ph].Call(ctx) })
+		return res, err
+	}
+	if interrupted(ctx, in.interrupt, func() {
+		deprioritizeIfLong(func() { res, err = in.fns[ph].Call(ctx) })
+	}) && err != nil {
+		err = errPastDeadline
+	}
+	return res, err
 }

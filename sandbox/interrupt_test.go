@@ -171,7 +171,7 @@ func TestNotInstrumentableFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Release(context.Background(), m)
-	if m.stop != byClose || !m.Interruptible {
+	if m.stop != byClose {
 		t.Fatalf("stop = %v, want byClose", m.stop)
 	}
 	g := rt.NewGroup(testGroup)

@@ -432,11 +432,6 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	res, err := p.run(cctx, in, ph, c)
 	cancel()
 	c.phase = phaseNone
-	if err == errAbandoned { // still running: the instance is no longer ours
-		p.g.served.Add(1)
-		p.g.timedOut.Add(1)
-		return 0, &GuestError{Kind: ErrTimeout, Stderr: in.stderr.String()}
-	}
 	in.requests++
 	p.release(in, err == nil)
 	p.g.served.Add(1)
@@ -612,7 +607,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	stdout := newTailWriter(p.cfg.Logger, zerolog.InfoLevel, "stdout")
 	deadline := new(atomic.Int64)
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
-	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(p.m.nanosleep(deadline))
+	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline))
 	ctx = context.WithValue(context.WithoutCancel(ctx), logKey{}, &p.cfg.Logger)
 	if p.cfg.MemoryLimit > 0 {
 		ctx = experimental.WithMemoryAllocator(ctx, limitAllocator(p.cfg.MemoryLimit))

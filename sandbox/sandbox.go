@@ -55,7 +55,7 @@ type Runtime struct {
 	closing   wazero.Runtime // close-on-context-done on; nil until a module needs it
 
 	mu      sync.Mutex
-	modules map[string]*Module // by moduleKey
+	modules map[string]*Module // by hash
 
 	compiled, reused atomic.Int64 // modules compiled, and compiles saved by sharing one
 	compileNS        atomic.Int64 // time spent compiling (from wazero's cache or not)
@@ -171,17 +171,12 @@ type Module struct {
 	// CheckPassword and GroupsForUser report the optional auth exports.
 	CheckPassword, GroupsForUser bool
 	// MinMemory is the linear memory the module needs at start, in bytes.
-	MinMemory uint64
-	// Interruptible is true for a module from Compile: request_timeout
-	// stops its guest code wherever it is. A module from
-	// CompileUninterruptible is only abandoned at its deadline: see Pool.Serve.
-	Interruptible bool
-
+	MinMemory  uint64
 	rt         wazero.Runtime // the wazero runtime it was compiled in
 	compiled   wazero.CompiledModule
-	stop       stopping
-	initialize bool // exports _initialize
-	refs       int  // guarded by Runtime.mu: Compile calls not yet Released
+	stop       stopping // how request_timeout stops its guest code
+	initialize bool     // exports _initialize
+	refs       int      // guarded by Runtime.mu: Compile calls not yet Released
 }
 
 // stopping is how request_timeout stops a module's guest code.
@@ -194,22 +189,7 @@ const (
 	// byClose: wazero's close-on-context-done, for a module that could not
 	// be instrumented.
 	byClose
-	// byAbandon: not stopped; a call past its deadline is abandoned
-	// (hard_timeout = false, uninterruptible.go). The module is still
-	// instrumented, when it can be, for the yields to Go.
-	byAbandon
 )
-
-// key is the module's key in Runtime.modules: its hash, and whether it is
-// interruptible (the same bytes compile to two different modules).
-func (m *Module) key() string { return moduleKey(m.Hash, m.Interruptible) }
-
-func moduleKey(hash string, interruptible bool) string {
-	if interruptible {
-		return hash
-	}
-	return "uninterruptible:" + hash
-}
 
 // Compile reads and compiles the module at path, or returns the module
 // already compiled from the same bytes. It checks the module's imports and
@@ -217,30 +197,17 @@ func moduleKey(hash string, interruptible bool) string {
 // its first request. Each successful Compile must be paired with a
 // Release once nothing uses the module any more.
 //
-// The module is interruptible: request_timeout stops its guest code.
+// request_timeout stops the module's guest code wherever it is.
 func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
-	return r.compile(ctx, path, true)
-}
-
-// CompileUninterruptible is Compile for the reactors of a group with
-// hard_timeout = false: a call past its request_timeout is not stopped
-// but abandoned (the client gets 504); it runs on until it returns or
-// calls the host.
-func (r *Runtime) CompileUninterruptible(ctx context.Context, path string) (*Module, error) {
-	return r.compile(ctx, path, false)
-}
-
-func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) (*Module, error) {
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
-	key := moduleKey(hash, interruptible)
 
 	r.mu.Lock()
-	m := r.modules[key]
+	m := r.modules[hash]
 	if m != nil {
 		m.refs++
 	}
@@ -256,13 +223,10 @@ func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) 
 	// collection through while they run (interrupt.go), exported globals
 	// make them snapshottable (snapshot.go).
 	wasm = coalesceData(wasm)
-	rt, stop := r.rt, byAbandon
+	rt, stop := r.rt, byInterrupt
 	var compiled wazero.CompiledModule
 	if inst, ierr := instrument(wasm); ierr == nil {
 		compiled, err = rt.CompileModule(ctx, exportGlobals(inst))
-		if interruptible {
-			stop = byInterrupt
-		}
 		if err != nil {
 			// The original may compile where the rewrite does not only
 			// if the rewriter is wrong: say so, and run it the old way.
@@ -270,13 +234,11 @@ func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) 
 			compiled = nil
 		}
 	}
-	if compiled == nil && interruptible {
+	if compiled == nil {
 		if rt, err = r.closingRuntime(ctx); err != nil {
 			return nil, err
 		}
 		stop = byClose
-	}
-	if compiled == nil {
 		compiled, err = rt.CompileModule(ctx, exportGlobals(wasm))
 	}
 	r.compileNS.Add(int64(time.Since(start)))
@@ -289,16 +251,16 @@ func (r *Runtime) compile(ctx context.Context, path string, interruptible bool) 
 		compiled.Close(ctx)
 		return nil, err
 	}
-	m.rt, m.stop, m.Interruptible = rt, stop, interruptible
+	m.rt, m.stop = rt, stop
 	r.mu.Lock()
-	if prev := r.modules[key]; prev != nil { // compiled concurrently
+	if prev := r.modules[hash]; prev != nil { // compiled concurrently
 		prev.refs++
 		r.mu.Unlock()
 		compiled.Close(ctx)
 		return prev, nil
 	}
 	m.refs = 1
-	r.modules[key] = m
+	r.modules[hash] = m
 	r.mu.Unlock()
 	return m, nil
 }
@@ -319,7 +281,7 @@ func (r *Runtime) Release(ctx context.Context, m *Module) {
 	m.refs--
 	last := m.refs == 0
 	if last {
-		delete(r.modules, m.key())
+		delete(r.modules, m.Hash)
 	}
 	r.mu.Unlock()
 	if last {

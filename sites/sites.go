@@ -108,10 +108,10 @@ type Group struct {
 	// MemoryLimit caps an instance's linear memory in bytes; default
 	// 256 MiB, at least 64 KiB, always a multiple of the 64 KiB wasm page.
 	MemoryLimit int64
-	// HardTimeout (default true) compiles the group's modules with
-	// interruption checks so that RequestTimeout can stop a guest stuck in
-	// a loop. false trades that for speed: a timed-out request still gets
-	// its 504, but the guest runs on until it returns by itself.
+	// HardTimeout is the deprecated hard_timeout key (default true). It
+	// once traded the stopping of guests at RequestTimeout for speed; the
+	// host now stops every guest at no measurable cost, reads it only to
+	// warn that false is ignored, and keeps it so old configs still load.
 	HardTimeout bool
 }
 
