@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 			IdleTimeout:    g.IdleTimeout,
 		})
 	}
+	s.precompile(ctx, cfg)
 	var errs []error
 	for _, sc := range cfg.Sites {
 		st := &site{name: sc.Name, apps: map[string]*app{}, counts: map[string]*statusCounts{"static": {}, "-": {}}}
@@ -220,6 +222,46 @@ func (s *state) compile(ctx context.Context, path string) (*sandbox.Module, erro
 	s.compiled[path] = m
 	s.modules = append(s.modules, m)
 	return m, nil
+}
+
+// precompile compiles the config's module files, GOMAXPROCS at a time:
+// a start or reload with many different modules is bound by compiling (or
+// loading from the cache) each of them. A file that fails is left to
+// compile, which fails again and names the app.
+func (s *state) precompile(ctx context.Context, cfg *sites.Config) {
+	var paths []string
+	seen := map[string]bool{}
+	for _, sc := range cfg.Sites {
+		for _, ac := range sc.Apps {
+			if ac.Runtime != "python" && !seen[ac.Module] {
+				seen[ac.Module] = true
+				paths = append(paths, ac.Module)
+			}
+		}
+	}
+	if len(paths) < 2 {
+		return
+	}
+	mods := make([]*sandbox.Module, len(paths))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, path := range paths {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			mods[i], _ = s.rt.Compile(ctx, path)
+		})
+	}
+	wg.Wait()
+	if s.compiled == nil {
+		s.compiled = map[string]*sandbox.Module{}
+	}
+	for i, m := range mods {
+		if m != nil {
+			s.compiled[paths[i]] = m
+			s.modules = append(s.modules, m)
+		}
+	}
 }
 
 // warm creates every app's min_instances.

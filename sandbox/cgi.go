@@ -122,11 +122,13 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	deadline.Store(dl.UnixNano())
 	mc = mc.WithNanosleep(boundedSleep(deadline))
 	cctx = context.WithValue(cctx, logKey{}, &call.Log)
+	var mem *memoryAllocator
 	if c.cfg.MemoryLimit > 0 {
-		cctx = experimental.WithMemoryAllocator(cctx, limitAllocator(c.cfg.MemoryLimit))
+		mem = newMemoryAllocator(c.cfg.MemoryLimit)
+		cctx = experimental.WithMemoryAllocator(cctx, mem)
 	}
 	var err error
-	deprioritizeIfLong(func() { err = c.instantiate(cctx, mc) })
+	deprioritizeIfLong(func() { mem.inUse(func() { err = c.instantiate(cctx, mc) }) })
 	g.served.Add(1)
 	g.created.Add(1)
 	if err == nil {

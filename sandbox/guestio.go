@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/rs/zerolog"
-	"github.com/tetratelabs/wazero/experimental"
 )
 
 // tailSize is how much of a guest's last output is kept for error logs.
@@ -115,38 +114,3 @@ func sanitize(b []byte) string {
 	}
 	return string(out)
 }
-
-// limitAllocator backs each instance's linear memory with a byte slice
-// that refuses to grow past the limit: memory.grow then returns -1 in the
-// guest, as the Wasm spec allows, and the guest decides (Go throws "out of
-// memory", a trap). A per-instance limit, unlike wazero's per-runtime
-// WithMemoryLimitPages.
-type limitAllocator uint64
-
-func (l limitAllocator) Allocate(_, _ uint64) experimental.LinearMemory {
-	return &limitedMemory{limit: uint64(l)}
-}
-
-type limitedMemory struct {
-	buf   []byte
-	limit uint64
-}
-
-func (m *limitedMemory) Reallocate(size uint64) []byte {
-	if size > m.limit {
-		return nil
-	}
-	if size <= uint64(cap(m.buf)) {
-		m.buf = m.buf[:size]
-		return m.buf
-	}
-	// Grow by at least half so that a guest growing a page at a time does
-	// not copy its memory each time.
-	c := min(max(size, uint64(cap(m.buf))*3/2), m.limit)
-	b := make([]byte, size, c)
-	copy(b, m.buf)
-	m.buf = b
-	return b
-}
-
-func (m *limitedMemory) Free() { m.buf = nil }

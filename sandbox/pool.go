@@ -588,6 +588,7 @@ func (p *Pool) release(in *instance, ok bool) {
 type instance struct {
 	deadline  *atomic.Int64 // of the running call, for sleeps; see boundedSleep
 	mod       api.Module
+	mem       *memoryAllocator           // its linear memory; nil without a memory_limit
 	interrupt api.MutableGlobal          // of an instrumented module (interrupt.go)
 	fns       [len(exports)]api.Function // by phase
 	stderr    *tailWriter
@@ -609,8 +610,10 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
 	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline))
 	ctx = context.WithValue(context.WithoutCancel(ctx), logKey{}, &p.cfg.Logger)
+	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {
-		ctx = experimental.WithMemoryAllocator(ctx, limitAllocator(p.cfg.MemoryLimit))
+		mem = newMemoryAllocator(p.cfg.MemoryLimit)
+		ctx = experimental.WithMemoryAllocator(ctx, mem)
 	}
 	// _initialize runs guest code (Go's package init): bound it like a request.
 	ctx, cancel := context.WithTimeout(ctx, p.g.cfg.RequestTimeout)
@@ -631,49 +634,51 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		mc = mc.WithStartFunctions()
 	}
 	deprioritized(func() {
-		if mod, err = p.m.rt.InstantiateModule(ctx, p.m.compiled, mc); err != nil {
-			return
-		}
-		if p.m.stop == byInterrupt {
-			var ok bool
-			if interrupt, ok = mod.ExportedGlobal(interruptExport).(api.MutableGlobal); !ok {
-				err = errors.New("no interrupt global")
+		mem.inUse(func() {
+			if mod, err = p.m.rt.InstantiateModule(ctx, p.m.compiled, mc); err != nil {
 				return
 			}
-		}
-		// armed runs f with the instance's guest stoppable at the deadline.
-		armed := func(f func() error) error {
-			if interrupt == nil {
-				return f()
-			}
-			var ferr error
-			if interrupted(ctx, interrupt, func() { ferr = f() }) && ferr != nil {
-				return fmt.Errorf("%s: request_timeout exceeded", abi.FuncInitialize)
-			}
-			return ferr
-		}
-		switch {
-		case snap != nil:
-			err = armed(func() error { return snap.restore(ctx, mod) })
-			return
-		case p.m.stop == byInterrupt && p.m.initialize:
-			if err = armed(func() error {
-				_, err := mod.ExportedFunction(abi.FuncInitialize).Call(ctx)
-				return err
-			}); err != nil {
-				return
-			}
-		}
-		if p.cfg.Snapshot {
-			if s, serr := takeSnapshot(mod); serr == nil {
-				if p.snap.CompareAndSwap(nil, s) {
-					p.cfg.HostLogger.Info().Int("memory", len(s.mem)).Dur("start", time.Since(start)).
-						Msg("first instance started; the next ones start from its snapshot")
+			if p.m.stop == byInterrupt {
+				var ok bool
+				if interrupt, ok = mod.ExportedGlobal(interruptExport).(api.MutableGlobal); !ok {
+					err = errors.New("no interrupt global")
+					return
 				}
-			} else {
-				p.cfg.HostLogger.Warn().Err(serr).Msg("instances of this app cannot start from a snapshot")
 			}
-		}
+			// armed runs f with the instance's guest stoppable at the deadline.
+			armed := func(f func() error) error {
+				if interrupt == nil {
+					return f()
+				}
+				var ferr error
+				if interrupted(ctx, interrupt, func() { ferr = f() }) && ferr != nil {
+					return fmt.Errorf("%s: request_timeout exceeded", abi.FuncInitialize)
+				}
+				return ferr
+			}
+			switch {
+			case snap != nil:
+				err = armed(func() error { return snap.restore(ctx, mod) })
+				return
+			case p.m.stop == byInterrupt && p.m.initialize:
+				if err = armed(func() error {
+					_, err := mod.ExportedFunction(abi.FuncInitialize).Call(ctx)
+					return err
+				}); err != nil {
+					return
+				}
+			}
+			if p.cfg.Snapshot {
+				if s, serr := takeSnapshot(mod); serr == nil {
+					if p.snap.CompareAndSwap(nil, s) {
+						p.cfg.HostLogger.Info().Int("memory", len(s.mem)).Dur("start", time.Since(start)).
+							Msg("first instance started; the next ones start from its snapshot")
+					}
+				} else {
+					p.cfg.HostLogger.Warn().Err(serr).Msg("instances of this app cannot start from a snapshot")
+				}
+			}
+		})
 	})
 	if err != nil {
 		if mod != nil {
@@ -682,7 +687,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
 	}
 	p.g.created.Add(1)
-	in = &instance{mod: mod, stderr: stderr, deadline: deadline, interrupt: interrupt}
+	in = &instance{mod: mod, mem: mem, stderr: stderr, deadline: deadline, interrupt: interrupt}
 	for ph, name := range exports {
 		if name != "" {
 			in.fns[ph] = mod.ExportedFunction(name) // nil when the module lacks it

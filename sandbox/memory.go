@@ -1,0 +1,107 @@
+package sandbox
+
+import (
+	"sync"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// memoryAllocator backs one instance's linear memory and enforces its
+// memory_limit: growing past it fails (memory.grow returns -1 in the
+// guest, as the Wasm spec allows, and the guest decides: Go throws "out of
+// memory", a trap). A per-instance limit, unlike wazero's per-runtime
+// WithMemoryLimitPages.
+//
+// On Linux the memory is an anonymous mapping of memory_limit bytes of
+// address space (memory_linux.go): growing it moves and copies nothing,
+// each growth is faulted in with one system call, and none of it is on the
+// Go heap, so instances do not drive the host's garbage collector.
+// Elsewhere it is a Go slice grown by half each time.
+//
+// Unmapping memory under running guest code would crash the host, and
+// wazero frees an instance's memory when the instance is closed, which
+// close-on-context-done and a runtime closing at shutdown may do from
+// another goroutine while the guest runs. So the host marks the spans in
+// which guest code runs (inUse), and a Free during one is carried out at
+// its end.
+type memoryAllocator struct {
+	limit  uint64
+	buf    []byte
+	mapped bool   // buf is a mapping of limit bytes
+	size   uint64 // of the mapping, in use
+
+	mu          sync.Mutex
+	busy, freed bool
+}
+
+func newMemoryAllocator(limit uint64) *memoryAllocator { return &memoryAllocator{limit: limit} }
+
+// Allocate implements experimental.MemoryAllocator: an allocator serves
+// one instance.
+func (a *memoryAllocator) Allocate(_, _ uint64) experimental.LinearMemory { return a }
+
+// Reallocate implements experimental.LinearMemory.
+func (a *memoryAllocator) Reallocate(size uint64) []byte {
+	if size > a.limit {
+		return nil
+	}
+	if a.buf == nil && size > 0 {
+		if b, err := mapMemory(a.limit); err == nil {
+			a.buf, a.mapped = b, true
+		}
+	}
+	if a.mapped {
+		populate(a.buf[a.size:size])
+		a.size = size
+		return a.buf[:size:size]
+	}
+	if size <= uint64(cap(a.buf)) {
+		a.buf = a.buf[:size]
+		return a.buf
+	}
+	// Grow by at least half so that a guest growing a page at a time does
+	// not copy its memory each time.
+	b := make([]byte, size, min(max(size, uint64(cap(a.buf))*3/2), a.limit))
+	copy(b, a.buf)
+	a.buf = b
+	return b
+}
+
+// Free implements experimental.LinearMemory.
+func (a *memoryAllocator) Free() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.freed = true
+	if !a.busy {
+		a.release()
+	}
+}
+
+func (a *memoryAllocator) release() {
+	if a.mapped {
+		unmapMemory(a.buf)
+		a.mapped = false
+	}
+	a.buf = nil
+}
+
+// inUse runs f, in which guest code may run on the memory, deferring a
+// Free until f returns. a may be nil (no allocator: wazero's own memory).
+func (a *memoryAllocator) inUse(f func()) {
+	if a == nil {
+		f()
+		return
+	}
+	a.mu.Lock()
+	a.busy = true
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.busy = false
+		if a.freed {
+			a.release()
+		}
+		a.mu.Unlock()
+	}()
+	f()
+}
