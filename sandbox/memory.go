@@ -28,7 +28,7 @@ type memoryAllocator struct {
 	limit  uint64
 	buf    []byte
 	mapped bool   // buf is a mapping of limit bytes
-	size   uint64 // of the mapping, in use
+	size   uint64 // of the mapping, faulted in
 
 	mu          sync.Mutex
 	busy, freed bool
@@ -46,13 +46,17 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 		return nil
 	}
 	if a.buf == nil && size > 0 {
-		if b, err := mapMemory(a.limit); err == nil {
+		if b, touched := takeSpare(a.limit); b != nil {
+			a.buf, a.mapped, a.size = b, true, touched
+		} else if b, err := mapMemory(a.limit); err == nil {
 			a.buf, a.mapped = b, true
 		}
 	}
 	if a.mapped {
-		populate(a.buf[a.size:size])
-		a.size = size
+		if size > a.size {
+			populate(a.buf[a.size:size])
+			a.size = size
+		}
 		return a.buf[:size:size]
 	}
 	if size <= uint64(cap(a.buf)) {
@@ -79,10 +83,64 @@ func (a *memoryAllocator) Free() {
 
 func (a *memoryAllocator) release() {
 	if a.mapped {
-		unmapMemory(a.buf)
+		putSpare(a.buf, a.size)
 		a.mapped = false
 	}
 	a.buf = nil
+}
+
+// Spare mappings. An instance per request (CGI) or instances recycled by
+// max_requests would otherwise unmap memory and fault the same amount in
+// again for the next instance, which cost a Go CGI request half its time.
+// A few released mappings are kept with their pages, and zeroed when
+// taken: clearing resident memory is several times cheaper than faulting
+// it in.
+const (
+	maxSpares     = 8
+	maxSpareBytes = 64 << 20 // faulted-in memory kept, over all spares
+)
+
+var spares struct {
+	sync.Mutex
+	list  []spare
+	bytes uint64
+}
+
+type spare struct {
+	buf     []byte
+	touched uint64
+}
+
+// takeSpare returns a zeroed spare mapping of limit bytes and how much of
+// it is faulted in, or nil.
+func takeSpare(limit uint64) ([]byte, uint64) {
+	spares.Lock()
+	var s spare
+	for i := len(spares.list) - 1; i >= 0; i-- {
+		if uint64(len(spares.list[i].buf)) == limit {
+			s = spares.list[i]
+			spares.list = append(spares.list[:i], spares.list[i+1:]...)
+			spares.bytes -= s.touched
+			break
+		}
+	}
+	spares.Unlock()
+	clear(s.buf[:s.touched])
+	return s.buf, s.touched
+}
+
+// putSpare keeps a released mapping for takeSpare, or unmaps it.
+func putSpare(buf []byte, touched uint64) {
+	spares.Lock()
+	if len(spares.list) < maxSpares && spares.bytes+touched <= maxSpareBytes {
+		spares.list = append(spares.list, spare{buf, touched})
+		spares.bytes += touched
+		buf = nil
+	}
+	spares.Unlock()
+	if buf != nil {
+		unmapMemory(buf)
+	}
 }
 
 // inUse runs f, in which guest code may run on the memory, deferring a

@@ -1,0 +1,74 @@
+package sandbox
+
+import (
+	"bytes"
+	"testing"
+	"unsafe"
+)
+
+// TestMemoryLimitAndGrowth: memory grows in place up to its limit and no
+// further.
+func TestMemoryLimitAndGrowth(t *testing.T) {
+	const page = 64 << 10
+	a := newMemoryAllocator(4 * page)
+	defer a.Free()
+	b := a.Reallocate(page)
+	if len(b) != page {
+		t.Fatalf("len %d", len(b))
+	}
+	b[page-1] = 7
+	b2 := a.Reallocate(4 * page)
+	if len(b2) != 4*page || b2[page-1] != 7 {
+		t.Fatalf("grown: len %d, kept %d", len(b2), b2[page-1])
+	}
+	if a.mapped && unsafe.SliceData(b2) != unsafe.SliceData(b) {
+		t.Error("a mapped memory moved")
+	}
+	if a.Reallocate(5*page) != nil {
+		t.Error("grew past its limit")
+	}
+}
+
+// TestSpareMemoryIsZeroed: memory released by one instance and reused by
+// the next (of any app) reads as zeros, however far the first one grew.
+func TestSpareMemoryIsZeroed(t *testing.T) {
+	const limit = 1<<20 + 64<<10 // a size no other test uses
+	a := newMemoryAllocator(limit)
+	b := a.Reallocate(limit)
+	if !a.mapped {
+		t.Skip("memory is not mapped on this platform")
+	}
+	for i := range b {
+		b[i] = 0xAA
+	}
+	a.Free()
+	c := newMemoryAllocator(limit)
+	defer c.Free()
+	got := c.Reallocate(64 << 10)
+	if unsafe.SliceData(got) != unsafe.SliceData(b) {
+		t.Fatal("the spare was not reused")
+	}
+	got = c.Reallocate(limit)
+	if i := bytes.IndexFunc(got, func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Fatalf("byte %d of a reused memory not zero", i)
+	}
+}
+
+// TestMemoryFreedWhileInUse: a Free while guest code runs (wazero closing
+// the module from another goroutine) waits for the code to return.
+func TestMemoryFreedWhileInUse(t *testing.T) {
+	a := newMemoryAllocator(1 << 20)
+	b := a.Reallocate(1 << 20)
+	a.inUse(func() {
+		a.Free()
+		for i := range b { // would fault if the memory were unmapped now
+			b[i] = 1
+		}
+		if a.buf == nil {
+			t.Error("released while in use")
+		}
+	})
+	if a.buf != nil || a.mapped {
+		t.Error("not released after use")
+	}
+}
