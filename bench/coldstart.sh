@@ -21,6 +21,7 @@ run() { # name cache args...
 echo "go $(go env GOVERSION), $(nproc) cores, $SITES sites of examples/hello ($(stat -c %s "$OUT/hello.wasm") bytes)"
 run shared-cold cache-shared
 run shared-warm cache-shared
+run shared-warm-gap100ms cache-shared -gap 100ms
 run distinct-cold cache-distinct -distinct
 run distinct-warm cache-distinct -distinct
 run distinct-warm-min4 cache-distinct -distinct -min 4

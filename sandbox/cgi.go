@@ -129,6 +129,7 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	}
 	var err error
 	deprioritizeIfLong(func() { mem.inUse(func() { err = c.instantiate(cctx, mc) }) })
+	mem.refill()
 	g.served.Add(1)
 	g.created.Add(1)
 	if err == nil {

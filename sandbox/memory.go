@@ -56,6 +56,9 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 		if size > a.size {
 			populate(a.buf[a.size:size])
 			a.size = size
+			spares.Lock()
+			spares.want[a.limit] = max(spares.want[a.limit], size)
+			spares.Unlock()
 		}
 		return a.buf[:size:size]
 	}
@@ -89,26 +92,82 @@ func (a *memoryAllocator) release() {
 	a.buf = nil
 }
 
-// Spare mappings. An instance per request (CGI) or instances recycled by
-// max_requests would otherwise unmap memory and fault the same amount in
-// again for the next instance, which cost a Go CGI request half its time.
-// A few released mappings are kept with their pages, and zeroed when
-// taken: clearing resident memory is several times cheaper than faulting
-// it in.
+// Spare mappings. Faulting in a Go instance's ~10 MB of memory is most of
+// the time it takes to create one (5–6 of 7 ms here, measured:
+// docs/PERFORMANCE.md), and an instance per request (CGI) or instances
+// recycled by max_requests would pay it again and again. So released
+// mappings are kept with their pages and zeroed when taken (clearing
+// resident memory is several times cheaper than faulting it in), and after
+// each instance creation a background goroutine, at low priority, tops up
+// warmSpares mappings faulted in as far as instances of that memory_limit
+// have grown: the first request of a site no request has used yet, or the
+// next CGI request, then finds its memory ready.
 const (
-	maxSpares     = 8
+	warmSpares    = 2        // kept ready per memory_limit
+	maxSpares     = 8        // kept in all
 	maxSpareBytes = 64 << 20 // faulted-in memory kept, over all spares
 )
 
-var spares struct {
+var spares = struct {
 	sync.Mutex
-	list  []spare
-	bytes uint64
-}
+	list      []spare
+	bytes     uint64
+	want      map[uint64]uint64 // by limit: the most memory an instance faulted in
+	refilling map[uint64]bool   // by limit: a refill is running
+}{want: map[uint64]uint64{}, refilling: map[uint64]bool{}}
 
 type spare struct {
 	buf     []byte
 	touched uint64
+}
+
+// refill tops up the spares of a's memory_limit in the background, once
+// an instance of it has grown.
+func (a *memoryAllocator) refill() {
+	if a == nil || !a.mapped {
+		return
+	}
+	limit := a.limit
+	spares.Lock()
+	if spares.refilling[limit] || spares.want[limit] == 0 {
+		spares.Unlock()
+		return
+	}
+	spares.refilling[limit] = true
+	spares.Unlock()
+	go deprioritized(func() {
+		defer func() {
+			spares.Lock()
+			spares.refilling[limit] = false
+			spares.Unlock()
+		}()
+		for {
+			spares.Lock()
+			n := 0
+			for _, s := range spares.list {
+				if uint64(len(s.buf)) == limit {
+					n++
+				}
+			}
+			size := spares.want[limit]
+			ok := n < warmSpares && len(spares.list) < maxSpares && spares.bytes+size <= maxSpareBytes
+			spares.Unlock()
+			if !ok {
+				return
+			}
+			b, err := mapMemory(limit)
+			if err != nil {
+				return
+			}
+			populate(b[:size])
+			// Writing the pages once more is what makes them fast to
+			// write again: on the VMs measured here the first write to
+			// freshly populated memory still cost 1.3 ms per MB, the
+			// second 0.02 ms (the hypervisor backs guest memory lazily).
+			clear(b[:size])
+			putSpare(b, size)
+		}
+	})
 }
 
 // takeSpare returns a zeroed spare mapping of limit bytes and how much of

@@ -687,6 +687,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
 	}
 	p.g.created.Add(1)
+	mem.refill()
 	in = &instance{mod: mod, mem: mem, stderr: stderr, deadline: deadline, interrupt: interrupt}
 	for ph, name := range exports {
 		if name != "" {

@@ -45,6 +45,7 @@ func main() {
 	distinct := flag.Bool("distinct", false, "one module per site instead of one shared module")
 	minInst := flag.Int("min", 0, "min_instances per site (instances = max(4, min))")
 	first := flag.Int("first", 5, "never-used sites to request once after the start")
+	gap := flag.Duration("gap", 0, "idle time before each never-used site's first request (0: back to back)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the start to this file")
 	flag.Parse()
 	if *wasm == "" || *work == "" || *cache == "" {
@@ -87,6 +88,7 @@ func main() {
 	var firsts, seconds []time.Duration
 	for i := range min(*first, *n) {
 		site := *n - 1 - i
+		time.Sleep(*gap)
 		for round := range 2 {
 			req := httptest.NewRequest("GET", fmt.Sprintf("http://s%d.test/hello", site), nil)
 			rec := httptest.NewRecorder()
