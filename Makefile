@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzCGIResponse -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzHostFunctions -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzCoalesceData -fuzztime=60s ./sandbox
+	$(GO) test -run=NONE -fuzz=FuzzInstrument -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzExportGlobals -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzBasicCredentials -fuzztime=60s ./host
 

@@ -161,27 +161,9 @@ func instrument(wasm []byte) ([]byte, error) {
 				}
 			}
 		case secImport:
-			for n := r.u32(); n > 0 && r.err == nil; n-- {
-				r.name()
-				r.name()
-				switch r.byte() {
-				case kindFunc:
-					r.u32()
-					importedFuncs++
-				case kindTable:
-					r.byte()
-					r.limits()
-				case kindMemory:
-					r.limits()
-					hasMemory = true
-				case kindGlobal:
-					r.byte()
-					r.byte()
-					importedGlobals++
-				default:
-					r.err = errParse
-				}
-			}
+			var mem bool
+			importedFuncs, importedGlobals, mem = r.imports()
+			hasMemory = hasMemory || mem
 		case secFunction:
 			funcAt = i
 			definedFuncs = r.u32()

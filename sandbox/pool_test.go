@@ -214,6 +214,9 @@ func TestHammer(t *testing.T) {
 	gc := testGroup
 	gc.Instances = 3
 	gc.MaxRequests = 7
+	// 8 clients share 3 instances that are recycled every 7 requests: on a
+	// loaded race run a request may wait for several new instances.
+	gc.QueueTimeout = 30 * time.Second
 	g, p := newPool(t, rt, gc, "testdata/guest", AppConfig{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)

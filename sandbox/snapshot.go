@@ -185,6 +185,33 @@ func (r *reader) limits() {
 	}
 }
 
+// imports reads an import section: how many functions and globals it
+// imports, and whether it imports a memory.
+func (r *reader) imports() (funcs, globals uint32, memory bool) {
+	for n := r.u32(); n > 0 && r.err == nil; n-- {
+		r.name()
+		r.name()
+		switch r.byte() {
+		case kindFunc:
+			r.u32()
+			funcs++
+		case kindTable:
+			r.byte()
+			r.limits()
+		case kindMemory:
+			r.limits()
+			memory = true
+		case kindGlobal:
+			r.byte()
+			r.byte()
+			globals++
+		default:
+			r.err = errParse
+		}
+	}
+	return funcs, globals, memory
+}
+
 // constExpr skips a constant expression up to and including its end.
 func (r *reader) constExpr() {
 	for r.err == nil {
@@ -228,25 +255,7 @@ func rewriteExports(wasm []byte) ([]byte, error) {
 		r := &reader{b: s.body}
 		switch s.id {
 		case secImport:
-			for n := r.u32(); n > 0 && r.err == nil; n-- {
-				r.name()
-				r.name()
-				switch r.byte() {
-				case kindFunc:
-					r.u32()
-				case kindTable:
-					r.byte()
-					r.limits()
-				case kindMemory:
-					r.limits()
-				case kindGlobal:
-					r.byte()
-					r.byte()
-					importedGlobals++
-				default:
-					r.err = errParse
-				}
-			}
+			_, importedGlobals, _ = r.imports()
 		case secGlobal:
 			n := r.u32()
 			for i := uint32(0); i < n && r.err == nil; i++ {
