@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -124,6 +126,65 @@ func appendToVector(body, item []byte) []byte {
 	return append(out, item...)
 }
 
+// rewriteVersion names the output of instrumented: change it whenever a
+// rewrite changes what it writes (TestRewriteVersion fails until then), so
+// that modules rewritten by an earlier wasgi are not taken from the cache.
+const rewriteVersion = "r1"
+
+// instrumented is the module wasm (of sha256 hash) as wasgi runs it, or
+// nil when it cannot be instrumented. Every rewrite keeps what the module
+// does: fewer data segments make instances cheaper (datasegments.go), the
+// interrupt machinery makes them stoppable without close-on-context-done
+// and lets a garbage collection through while they run, and exported
+// globals make them snapshottable (snapshot.go).
+//
+// With a compilation cache the result is kept there too: rewriting a 5 MB
+// Go module takes 40–200 ms, a large part of a warm start.
+func (r *Runtime) instrumented(hash string, wasm []byte) []byte {
+	file := r.instrumentedFile(hash)
+	if file != "" {
+		if b, err := os.ReadFile(file); err == nil {
+			return b
+		}
+	}
+	inst, err := instrument(coalesceData(wasm))
+	if err != nil {
+		return nil
+	}
+	inst = exportGlobals(inst)
+	if file != "" {
+		// Written whole or not at all: a crash mid-write must not leave a
+		// truncated module for the next start.
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err == nil {
+			tmp, err := os.CreateTemp(filepath.Dir(file), hash+".*.tmp")
+			if err == nil {
+				_, werr := tmp.Write(inst)
+				if cerr := tmp.Close(); werr == nil && cerr == nil {
+					werr = os.Rename(tmp.Name(), file)
+				}
+				if werr != nil {
+					os.Remove(tmp.Name())
+				}
+			}
+		}
+	}
+	return inst
+}
+
+// forgetInstrumented removes a cached rewrite that did not compile.
+func (r *Runtime) forgetInstrumented(hash string) {
+	if file := r.instrumentedFile(hash); file != "" {
+		os.Remove(file)
+	}
+}
+
+func (r *Runtime) instrumentedFile(hash string) string {
+	if r.cacheDir == "" {
+		return ""
+	}
+	return filepath.Join(r.cacheDir, "wasgi-"+rewriteVersion, hash+".wasm")
+}
+
 // instrument returns wasm with the interrupt machinery above, or errParse
 // when it cannot be sure of the result. Custom sections holding DWARF are
 // dropped: they address code by offsets the rewrite moves (wazero would
@@ -176,7 +237,9 @@ func instrument(wasm []byte) ([]byte, error) {
 				if r.name() == interruptExport {
 					return nil, errParse // already instrumented
 				}
-				r.byte()
+				if r.byte() > kindGlobal {
+					return nil, errParse
+				}
 				r.u32()
 			}
 		case secCode:

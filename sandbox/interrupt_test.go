@@ -3,6 +3,8 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"runtime"
 	"strings"
@@ -211,4 +213,77 @@ func FuzzInstrument(f *testing.F) {
 			c.Close(ctx)
 		}
 	})
+}
+
+// withData is runaway with two data segments 14 bytes apart, which
+// coalesceData merges.
+var withData = append(append([]byte(nil), runaway...),
+	"\x0b\x0f\x02\x00\x41\x00\x0b\x02hi\x00\x41\x10\x0b\x02yo"...)
+
+// TestRewriteVersion: the rewrites' output for fixed modules. When it
+// changes, so must rewriteVersion, or a host would run modules rewritten
+// by an earlier wasgi from its cache; then update the hashes here.
+func TestRewriteVersion(t *testing.T) {
+	want := map[string]string{
+		"runaway":  "6d30980d1e3974b766ba1ee19f19c9834a60398284445a5ce239aefde640b6fb",
+		"withData": "614e167507a966e89a6e897154a34818ded3fd7c9b85bc7c1860f0aadc850caf",
+	}
+	for name, wasm := range map[string][]byte{"runaway": runaway, "withData": withData} {
+		r := &Runtime{}
+		out := r.instrumented("", wasm)
+		if out == nil {
+			t.Fatalf("%s: not instrumented", name)
+		}
+		sum := sha256.Sum256(out)
+		if got := hex.EncodeToString(sum[:]); got != want[name] {
+			t.Errorf("%s: rewritten to %s, want %s: bump rewriteVersion (now %s) and update this test", name, got, want[name], rewriteVersion)
+		}
+	}
+}
+
+// TestInstrumentedCache: a rewritten module is kept in the cache folder
+// and used by the next runtime; one that does not compile is dropped, and
+// the module still runs (with close-on-context-done).
+func TestInstrumentedCache(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := testwasm.BuildC(t, "examples/c-hello/hello.c", true)
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(wasm)
+	hash := hex.EncodeToString(sum[:])
+	compile := func() *Module {
+		rt, err := New(ctx, Options{CacheDir: dir, Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rt.Close(ctx) })
+		m, err := rt.Compile(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := compile(); m.stop != byInterrupt {
+		t.Fatalf("stop = %v", m.stop)
+	}
+	file := (&Runtime{cacheDir: dir}).instrumentedFile(hash)
+	cached, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := compile(); m.stop != byInterrupt {
+		t.Fatalf("from the cache: stop = %v", m.stop)
+	}
+	if err := os.WriteFile(file, cached[:len(cached)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if m := compile(); m.stop != byClose {
+		t.Fatalf("from a truncated cache file: stop = %v", m.stop)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("bad cache file kept: %v", err)
+	}
 }

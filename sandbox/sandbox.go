@@ -45,11 +45,12 @@ type Options struct {
 // runtime, created on first use, with close-on-context-done on: wazero
 // sets that option per runtime, and it makes guest code 3–9× slower.
 type Runtime struct {
-	rt    wazero.Runtime // close-on-context-done off
-	base  wazero.RuntimeConfig
-	cache wazero.CompilationCache
-	log   zerolog.Logger
-	wasi  map[string]api.FunctionDefinition // what a guest may import from WASI
+	rt       wazero.Runtime // close-on-context-done off
+	cacheDir string         // "" without a compilation cache
+	base     wazero.RuntimeConfig
+	cache    wazero.CompilationCache
+	log      zerolog.Logger
+	wasi     map[string]api.FunctionDefinition // what a guest may import from WASI
 
 	closingMu sync.Mutex
 	closing   wazero.Runtime // close-on-context-done on; nil until a module needs it
@@ -82,6 +83,7 @@ func (r *Runtime) CompileStats() CompileStats {
 func New(ctx context.Context, o Options) (*Runtime, error) {
 	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}}
 	if o.CacheDir != "" {
+		r.cacheDir = o.CacheDir
 		// Both wazero runtimes share this cache (and its engine): wazero
 		// hashes close-on-context-done into a module's ID, which keys the
 		// compiled code in memory and on disk, so the two variants of one
@@ -217,20 +219,15 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 		return m, nil
 	}
 	start := time.Now()
-	// Every rewrite keeps what the module does: fewer data segments make
-	// instances cheaper (datasegments.go), the interrupt machinery makes
-	// them stoppable without close-on-context-done and lets a garbage
-	// collection through while they run (interrupt.go), exported globals
-	// make them snapshottable (snapshot.go).
-	wasm = coalesceData(wasm)
 	rt, stop := r.rt, byInterrupt
 	var compiled wazero.CompiledModule
-	if inst, ierr := instrument(wasm); ierr == nil {
-		compiled, err = rt.CompileModule(ctx, exportGlobals(inst))
+	if inst := r.instrumented(hash, wasm); inst != nil {
+		compiled, err = rt.CompileModule(ctx, inst)
 		if err != nil {
 			// The original may compile where the rewrite does not only
 			// if the rewriter is wrong: say so, and run it the old way.
 			r.log.Warn().Err(err).Str("module", path).Msg("instrumented module does not compile; compiling it as it is")
+			r.forgetInstrumented(hash)
 			compiled = nil
 		}
 	}
@@ -239,7 +236,7 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 			return nil, err
 		}
 		stop = byClose
-		compiled, err = rt.CompileModule(ctx, exportGlobals(wasm))
+		compiled, err = rt.CompileModule(ctx, exportGlobals(coalesceData(wasm)))
 	}
 	r.compileNS.Add(int64(time.Since(start)))
 	r.compiled.Add(1)
