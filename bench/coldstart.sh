@@ -24,5 +24,6 @@ run shared-warm cache-shared
 run shared-warm-gap100ms cache-shared -gap 100ms
 run distinct-cold cache-distinct -distinct
 run distinct-warm cache-distinct -distinct
+run distinct-warm-lazy cache-distinct -distinct -lazy
 run distinct-warm-min4 cache-distinct -distinct -min 4
 run shared-warm-min4 cache-shared -min 4

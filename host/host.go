@@ -85,7 +85,9 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer rt.Close(ctx)
-	s, err := build(ctx, rt, cfg, log)
+	eager := *cfg // a check compiles every module, lazy or not
+	eager.Server.Compile = "eager"
+	s, err := build(ctx, rt, &eager, log)
 	if err != nil {
 		return err
 	}
@@ -382,7 +384,13 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 		W:       w,
 		Log:     a.guestLog.With().Str("request_id", q.id).Logger(),
 	}
-	err := a.pool.Serve(r.Context(), call)
+	pool, err := a.pool, error(nil)
+	if pool == nil { // compile = "lazy"
+		pool, err = a.lazy.get(r.Context(), a)
+	}
+	if err == nil {
+		err = pool.Serve(r.Context(), call)
+	}
 	*bp = call.Environ[:0]
 	environPool.Put(bp)
 	if err == nil && !call.Started() {

@@ -29,6 +29,7 @@ type state struct {
 	aliases   []*alias
 	sites     []*site
 	rt        *sandbox.Runtime
+	compileMu sync.Mutex                 // guards modules and compiled: lazy apps compile while serving
 	modules   []*sandbox.Module          // compiled for this config; released on close
 	compiled  map[string]*sandbox.Module // by file: one reference per module in modules
 	pythonDir string                     // the Python runtime, found when an app needs it
@@ -64,6 +65,7 @@ type app struct {
 	// checkPassword: a Python app configured with check_password (its
 	// module always exports wasgi_check_password).
 	checkPassword bool
+	lazy          *lazyPool // compile = "lazy": pool is nil until the first request
 	log           zerolog.Logger
 	guestLog      zerolog.Logger // log, rate-limited for what the guest writes
 }
@@ -176,10 +178,6 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 			return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 		}
 	}
-	m, err := s.compile(ctx, module)
-	if err != nil {
-		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
-	}
 	for k, v := range ac.Env {
 		a.env, _ = abi.AppendEnviron(a.env, k, v)
 	}
@@ -191,6 +189,14 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		Logger:      a.guestLog,
 		HostLogger:  a.log,
 		Snapshot:    ac.Runtime == "python",
+	}
+	if lazyApp(s.cfg, sc, ac) {
+		a.lazy = &lazyPool{s: s, path: module, cfg: cfg}
+		return a, nil
+	}
+	m, err := s.compile(ctx, module)
+	if err != nil {
+		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 	}
 	if ac.ABI == "cgi" {
 		a.cgi, err = a.group.NewCGI(m, cfg)
@@ -209,6 +215,8 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 // same file share one read, one hash and one reference (hashing the same
 // 2 MiB Go module for each of 100 sites took most of a start).
 func (s *state) compile(ctx context.Context, path string) (*sandbox.Module, error) {
+	s.compileMu.Lock()
+	defer s.compileMu.Unlock()
 	if m := s.compiled[path]; m != nil {
 		return m, nil
 	}
@@ -233,7 +241,7 @@ func (s *state) precompile(ctx context.Context, cfg *sites.Config) {
 	seen := map[string]bool{}
 	for _, sc := range cfg.Sites {
 		for _, ac := range sc.Apps {
-			if ac.Runtime != "python" && !seen[ac.Module] {
+			if ac.Runtime != "python" && !lazyApp(cfg, sc, ac) && !seen[ac.Module] {
 				seen[ac.Module] = true
 				paths = append(paths, ac.Module)
 			}
@@ -262,6 +270,67 @@ func (s *state) precompile(ctx context.Context, cfg *sites.Config) {
 			s.modules = append(s.modules, m)
 		}
 	}
+}
+
+// lazyApp reports whether ac is compiled on its first request: with
+// compile = "lazy", a reactor whose group keeps no warm instances and that
+// no auth rule of its site names (the host must know at load whether a
+// provider exports wasgi_check_password). Python apps share the runtime's
+// module, compiled once anyway.
+func lazyApp(cfg *sites.Config, sc *sites.Site, ac *sites.App) bool {
+	if cfg.Server.Compile != "lazy" || ac.ABI == "cgi" || ac.Runtime == "python" || cfg.Groups[ac.Group].MinInstances > 0 {
+		return false
+	}
+	for _, d := range sc.Directories {
+		if d.Auth == ac.Name {
+			return false
+		}
+	}
+	for _, l := range sc.Locations {
+		if l.Auth == ac.Name {
+			return false
+		}
+	}
+	return true
+}
+
+// lazyPool is the pool of a lazily compiled app, created by its first
+// request. A module that fails to compile fails every request of this
+// config (500, logged), without compiling again each time; a reload tries
+// again.
+type lazyPool struct {
+	s    *state
+	path string
+	cfg  sandbox.AppConfig
+
+	mu   sync.Mutex
+	pool atomic.Pointer[sandbox.Pool]
+	err  error
+}
+
+// get returns the app's pool, compiling its module first if needed.
+// Requests that arrive meanwhile wait for the same compile.
+func (l *lazyPool) get(ctx context.Context, a *app) (*sandbox.Pool, error) {
+	if p := l.pool.Load(); p != nil {
+		return p, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.pool.Load(); p != nil || l.err != nil {
+		return p, l.err
+	}
+	start := time.Now()
+	m, err := l.s.compile(context.WithoutCancel(ctx), l.path)
+	if err == nil {
+		var p *sandbox.Pool
+		if p, err = a.group.NewPool(m, l.cfg); err == nil {
+			l.pool.Store(p)
+			a.log.Info().Dur("compile", time.Since(start)).Msg("compiled on first request (compile = \"lazy\")")
+			return p, nil
+		}
+	}
+	l.err = fmt.Errorf("site %s app %s: %w", a.site, a.name, err)
+	return nil, l.err
 }
 
 // warm creates every app's min_instances.
@@ -317,9 +386,11 @@ func (s *state) close(ctx context.Context) {
 		if s.accessFile != nil {
 			s.accessFile.Close()
 		}
+		s.compileMu.Lock()
 		for _, m := range s.modules {
 			s.rt.Release(ctx, m)
 		}
+		s.compileMu.Unlock()
 	})
 }
 

@@ -252,7 +252,7 @@ func expectedShape(k string) string {
 // knownKeys lists the keys of each table, for unknown-key suggestions.
 var knownKeys = map[string][]string{
 	"":               {"server", "groups", "site"},
-	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "access_log_file", "auth_cache", "max_connections"},
+	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "access_log_file", "auth_cache", "max_connections", "compile"},
 	"server.tls":     {"cert", "key"},
 	"groups.*":       {"instances", "min_instances", "max_requests", "request_timeout", "queue_timeout", "idle_timeout", "memory_limit", "hard_timeout"},
 	"site":           {"name", "hosts", "root", "app", "alias", "directory", "location"},
@@ -363,6 +363,7 @@ func (l *loader) server(r *rawServer) Server {
 		MaxBody:           defaultMaxBody,
 		ShutdownTimeout:   defaultShutdownTimeout,
 		LogFormat:         "json",
+		Compile:           "eager",
 		AccessLog:         "combined",
 		MaxConnections:    defaultMaxConnections,
 	}
@@ -436,6 +437,7 @@ func (l *loader) server(r *rawServer) Server {
 		l.errorf(p.key("auth_cache"), "must not be negative")
 	}
 	s.LogFormat = l.oneOf(r.LogFormat, p.key("log_format"), s.LogFormat, "json", "console")
+	s.Compile = l.oneOf(r.Compile, p.key("compile"), s.Compile, "eager", "lazy")
 	s.AccessLog = l.oneOf(r.AccessLog, p.key("access_log"), s.AccessLog, "combined", "json", "off")
 	if r.AccessLogFile != nil {
 		if f := l.nonEmpty(r.AccessLogFile, p.key("access_log_file")); f != "" {

@@ -71,6 +71,11 @@ type Server struct {
 	AuthCache time.Duration
 	// LogFormat is "json" (default) or "console".
 	LogFormat string
+	// Compile is "eager" (default: every module is compiled, and checked,
+	// before the host serves) or "lazy": a reactor app whose group keeps no
+	// warm instances and that answers no auth checks is compiled on its
+	// first request, so a host of many different apps is ready at once.
+	Compile string
 	// AccessLog is "combined" (default), "json" or "off".
 	AccessLog string
 }

@@ -41,6 +41,7 @@ func TestLoadFull(t *testing.T) {
 		ShutdownTimeout:   time.Minute,
 		MaxConnections:    10000,
 		LogFormat:         "console",
+		Compile:           "eager",
 		AccessLog:         "json",
 	}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
@@ -166,6 +167,7 @@ module = "../site/app.wasm"
 					ShutdownTimeout:   30 * time.Second,
 					MaxConnections:    10000,
 					LogFormat:         "json",
+					Compile:           "eager",
 					AccessLog:         "combined",
 				}
 				if !reflect.DeepEqual(c.Server, want) {

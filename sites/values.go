@@ -29,6 +29,7 @@ type rawServer struct {
 	MaxBody           any     `toml:"max_body"`
 	ShutdownTimeout   any     `toml:"shutdown_timeout"`
 	LogFormat         any     `toml:"log_format"`
+	Compile           any     `toml:"compile"`
 	AccessLog         any     `toml:"access_log"`
 	AuthCache         any     `toml:"auth_cache"`
 	AccessLogFile     any     `toml:"access_log_file"`

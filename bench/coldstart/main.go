@@ -45,6 +45,7 @@ func main() {
 	distinct := flag.Bool("distinct", false, "one module per site instead of one shared module")
 	minInst := flag.Int("min", 0, "min_instances per site (instances = max(4, min))")
 	first := flag.Int("first", 5, "never-used sites to request once after the start")
+	lazy := flag.Bool("lazy", false, `compile = "lazy": modules compile on their site's first request`)
 	gap := flag.Duration("gap", 0, "idle time before each never-used site's first request (0: back to back)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the start to this file")
 	flag.Parse()
@@ -52,7 +53,11 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	cfgPath, err := generate(*wasm, *work, *cache, *n, *distinct, *minInst)
+	compile := "eager"
+	if *lazy {
+		compile = "lazy"
+	}
+	cfgPath, err := generate(*wasm, *work, *cache, *n, *distinct, *minInst, compile)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -111,14 +116,14 @@ func main() {
 	}
 	// Go's heap holds the decoded modules and instances' linear memories;
 	// the rest of the RSS is mostly wazero's machine code (mmap).
-	fmt.Printf("sites=%d modules=%s min_instances=%d ready_ms=%.0f rss_ready_mib=%.0f go_heap_mib=%.0f peak_rss_mib=%.0f first_request_ms=%s second_request_ms=%s\n",
-		*n, modules, *minInst, ms(ready), mib(rssReady), mib(float64(ms0.HeapInuse)), mib(peakStart), spread(firsts), spread(seconds))
+	fmt.Printf("sites=%d modules=%s compile=%s min_instances=%d ready_ms=%.0f rss_ready_mib=%.0f go_heap_mib=%.0f peak_rss_mib=%.0f first_request_ms=%s second_request_ms=%s\n",
+		*n, modules, compile, *minInst, ms(ready), mib(rssReady), mib(float64(ms0.HeapInuse)), mib(peakStart), spread(firsts), spread(seconds))
 	h.Shutdown(ctx)
 }
 
 // generate writes n sites running wasm, and with distinct n copies of it,
 // into work, and returns the config's path.
-func generate(wasm, work, cache string, n int, distinct bool, minInst int) (string, error) {
+func generate(wasm, work, cache string, n int, distinct bool, minInst int, compile string) (string, error) {
 	b, err := os.ReadFile(wasm)
 	if err != nil {
 		return "", err
@@ -127,7 +132,7 @@ func generate(wasm, work, cache string, n int, distinct bool, minInst int) (stri
 		return "", err
 	}
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[server]\ncache_dir = %q\naccess_log = \"off\"\n", cache)
+	fmt.Fprintf(&cfg, "[server]\ncache_dir = %q\naccess_log = \"off\"\ncompile = %q\n", cache, compile)
 	for i := range n {
 		module := filepath.Join(work, "app.wasm")
 		if distinct {

@@ -1,0 +1,114 @@
+package host
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/sites"
+)
+
+const lazySites = `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+compile = "lazy"
+
+[groups.warm]
+min_instances = 1
+
+[[site]]
+name = "a"
+hosts = ["a.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+
+[[site]]
+name = "b"
+hosts = ["b.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "broken.wasm"
+
+[[site]]
+name = "c"
+hosts = ["c.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{raw}"
+  group = "warm"
+`
+
+// TestLazyCompile: with compile = "lazy" a reactor is compiled on its
+// first request, a broken module is found then (500, logged, once per
+// config), an app with warm instances is still compiled at load, and
+// `wasgi check` compiles everything.
+func TestLazyCompile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "broken.wasm"), []byte("\x00asm\x01\x00\x00\x00garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sites.Load(writeConfig(t, dir, lazySites))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(context.Background(), cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "broken.wasm") {
+		t.Fatalf("check: %v, want the broken module", err)
+	}
+	th := startHost(t, strings.ReplaceAll(lazySites, `"broken.wasm"`, `"`+filepath.Join(dir, "broken.wasm")+`"`))
+	if n := th.rt.CompileStats().Loaded; n != 1 {
+		t.Fatalf("%d modules compiled at load, want 1 (the warm app's)", n)
+	}
+	for i := 0; i < 2; i++ {
+		if resp, body := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 200 {
+			t.Fatalf("lazy app: %d %s", resp.StatusCode, body)
+		}
+		if resp, _ := th.do(t, "GET", "b.test", "/", nil); resp.StatusCode != 500 {
+			t.Fatalf("broken lazy app: %d", resp.StatusCode)
+		}
+	}
+	if n := th.rt.CompileStats().Loaded; n != 2 {
+		t.Fatalf("%d modules loaded after the first requests, want 2", n)
+	}
+	if c := strings.Count(th.logs.String(), "compiled on first request"); c != 1 {
+		t.Fatalf("%d first-request compiles logged, want 1:\n%s", c, th.logs.String())
+	}
+	if !strings.Contains(th.logs.String(), `site b app main`) {
+		t.Fatalf("broken module not logged:\n%s", th.logs.String())
+	}
+}
+
+// TestLazyApp: which apps compile = "lazy" leaves for their first request.
+func TestLazyApp(t *testing.T) {
+	cfg := &sites.Config{
+		Server: sites.Server{Compile: "lazy"},
+		Groups: map[string]*sites.Group{"cold": {}, "warm": {MinInstances: 1}},
+	}
+	site := &sites.Site{Locations: []*sites.Location{{Auth: "provider"}}}
+	for _, tc := range []struct {
+		app  sites.App
+		lazy bool
+	}{
+		{sites.App{Name: "reactor", Group: "cold", ABI: "wasgi"}, true},
+		{sites.App{Name: "warm", Group: "warm", ABI: "wasgi"}, false},
+		{sites.App{Name: "cgi", Group: "cold", ABI: "cgi"}, false},
+		{sites.App{Name: "python", Group: "cold", ABI: "wasgi", Runtime: "python"}, false},
+		{sites.App{Name: "provider", Group: "cold", ABI: "wasgi"}, false},
+	} {
+		if got := lazyApp(cfg, site, &tc.app); got != tc.lazy {
+			t.Errorf("%s: lazy = %v", tc.app.Name, got)
+		}
+	}
+	cfg.Server.Compile = "eager"
+	if lazyApp(cfg, site, &sites.App{Name: "reactor", Group: "cold", ABI: "wasgi"}) {
+		t.Error("eager config: lazy app")
+	}
+}
