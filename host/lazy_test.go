@@ -2,9 +2,11 @@ package host
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -36,6 +38,14 @@ hosts = ["b.test"]
   name = "main"
   mount = "/"
   module = "broken.wasm"
+
+[[site]]
+name = "d"
+hosts = ["d.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
 
 [[site]]
 name = "c"
@@ -75,11 +85,29 @@ func TestLazyCompile(t *testing.T) {
 			t.Fatalf("broken lazy app: %d", resp.StatusCode)
 		}
 	}
+	// Concurrent first requests share one compile and one pool.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", th.url+"/counter", nil)
+			req.Host = "d.test"
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("concurrent first requests: %d", resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
 	if n := th.rt.CompileStats().Loaded; n != 2 {
 		t.Fatalf("%d modules loaded after the first requests, want 2", n)
 	}
-	if c := strings.Count(th.logs.String(), "compiled on first request"); c != 1 {
-		t.Fatalf("%d first-request compiles logged, want 1:\n%s", c, th.logs.String())
+	if c := strings.Count(th.logs.String(), "app ready on its first request"); c != 2 {
+		t.Fatalf("%d first-request compiles logged, want 2 (sites a and d):\n%s", c, th.logs.String())
 	}
 	if !strings.Contains(th.logs.String(), `site b app main`) {
 		t.Fatalf("broken module not logged:\n%s", th.logs.String())

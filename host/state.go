@@ -325,7 +325,7 @@ func (l *lazyPool) get(ctx context.Context, a *app) (*sandbox.Pool, error) {
 		var p *sandbox.Pool
 		if p, err = a.group.NewPool(m, l.cfg); err == nil {
 			l.pool.Store(p)
-			a.log.Info().Dur("compile", time.Since(start)).Msg("compiled on first request (compile = \"lazy\")")
+			a.log.Info().Dur("took", time.Since(start)).Msg("app ready on its first request (compile = \"lazy\")")
 			return p, nil
 		}
 	}
