@@ -701,7 +701,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 // it never sleeps past the running call's deadline. wazero cannot
 // interrupt a host-side sleep, so without this a guest sleeping for an hour
 // would hold its instance for an hour whatever request_timeout says; cut
-// short, the guest wakes, runs, and is stopped at its next loop head.
+// short, the guest wakes, runs, and is stopped at its next yield.
 func boundedSleep(deadline *atomic.Int64) sys.Nanosleep {
 	return func(ns int64) {
 		d := time.Duration(ns)
