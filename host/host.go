@@ -386,7 +386,7 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	}
 	pool, err := a.pool, error(nil)
 	if pool == nil { // compile = "lazy"
-		pool, err = a.lazy.get(r.Context(), a)
+		pool, err = a.lazy.get(r.Context())
 	}
 	if err == nil {
 		err = pool.Serve(r.Context(), call)

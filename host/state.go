@@ -191,7 +191,7 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		Snapshot:    ac.Runtime == "python",
 	}
 	if lazyApp(s.cfg, sc, ac) {
-		a.lazy = &lazyPool{s: s, path: module, cfg: cfg}
+		a.lazy = &lazyPool{s: s, app: a, path: module, cfg: cfg}
 		return a, nil
 	}
 	m, err := s.compile(ctx, module)
@@ -224,12 +224,17 @@ func (s *state) compile(ctx context.Context, path string) (*sandbox.Module, erro
 	if err != nil {
 		return nil, err
 	}
+	s.keep(path, m)
+	return m, nil
+}
+
+// keep records m, compiled from path, as this config's; s.compileMu held.
+func (s *state) keep(path string, m *sandbox.Module) {
 	if s.compiled == nil {
 		s.compiled = map[string]*sandbox.Module{}
 	}
 	s.compiled[path] = m
 	s.modules = append(s.modules, m)
-	return m, nil
 }
 
 // precompile compiles the config's module files, GOMAXPROCS at a time:
@@ -261,13 +266,11 @@ func (s *state) precompile(ctx context.Context, cfg *sites.Config) {
 		})
 	}
 	wg.Wait()
-	if s.compiled == nil {
-		s.compiled = map[string]*sandbox.Module{}
-	}
+	s.compileMu.Lock()
+	defer s.compileMu.Unlock()
 	for i, m := range mods {
 		if m != nil {
-			s.compiled[paths[i]] = m
-			s.modules = append(s.modules, m)
+			s.keep(paths[i], m)
 		}
 	}
 }
@@ -300,6 +303,7 @@ func lazyApp(cfg *sites.Config, sc *sites.Site, ac *sites.App) bool {
 // again.
 type lazyPool struct {
 	s    *state
+	app  *app
 	path string
 	cfg  sandbox.AppConfig
 
@@ -310,7 +314,7 @@ type lazyPool struct {
 
 // get returns the app's pool, compiling its module first if needed.
 // Requests that arrive meanwhile wait for the same compile.
-func (l *lazyPool) get(ctx context.Context, a *app) (*sandbox.Pool, error) {
+func (l *lazyPool) get(ctx context.Context) (*sandbox.Pool, error) {
 	if p := l.pool.Load(); p != nil {
 		return p, nil
 	}
@@ -319,6 +323,7 @@ func (l *lazyPool) get(ctx context.Context, a *app) (*sandbox.Pool, error) {
 	if p := l.pool.Load(); p != nil || l.err != nil {
 		return p, l.err
 	}
+	a := l.app
 	start := time.Now()
 	m, err := l.s.compile(context.WithoutCancel(ctx), l.path)
 	if err == nil {
