@@ -54,6 +54,13 @@ const (
 	// (it fails closed, never treating the user as admitted).
 	FuncGroupsForUser = "wasgi_groups_for_user"
 
+	// FuncRun is the optional guest export `wasgi_run() -> i32` of a
+	// reactor: a one-shot run outside HTTP (`wasgi manage`), after
+	// _initialize, with the run's arguments as WASI args (argv[0] is the
+	// app's name), its stdin, stdout and stderr as WASI's. It returns the
+	// exit status. A WASI command runs its _start instead.
+	FuncRun = "wasgi_run"
+
 	// FuncInitialize is the WASI reactor initialiser `_initialize()`. The
 	// host calls it once when an instance is created, before any request.
 	// Go's -buildmode=c-shared runs package init functions in it.

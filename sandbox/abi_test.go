@@ -34,8 +34,8 @@ type fakeGuest struct {
 func newFakeGuest(environ string, body io.Reader) *fakeGuest {
 	mem := wazerotest.NewFixedMemory(wazerotest.PageSize)
 	rec := httptest.NewRecorder()
-	c := &Call{Environ: []byte(environ), Body: body, W: rec, Log: zerolog.Nop(), phase: phaseHandle}
-	return &fakeGuest{mem: mem, mod: wazerotest.NewModule(mem), ctx: context.WithValue(context.Background(), callKey{}, c), call: c, rec: rec}
+	c := &Call{Environ: []byte(environ), Body: body, W: HTTPResponse(rec), Log: zerolog.Nop(), phase: phaseHandle}
+	return &fakeGuest{mem: mem, mod: wazerotest.NewModule(mem), ctx: withState(context.Background(), &instanceState{call: c}), call: c, rec: rec}
 }
 
 // invoke calls a host function and returns its i32 result, or the trap.
@@ -231,7 +231,8 @@ func TestBodyRead(t *testing.T) {
 		t.Fatalf("body = %q", got)
 	}
 
-	big := newFakeGuest("", http.MaxBytesReader(httptest.NewRecorder(), io.NopCloser(bytes.NewReader(make([]byte, 100))), 10))
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(make([]byte, 100)))
+	big := newFakeGuest("", HTTPBody(httptest.NewRecorder(), req, 10))
 	var last int32
 	for range 20 {
 		if last, _ = big.invoke(bodyRead, 0, 64); last <= 0 {
@@ -252,12 +253,12 @@ func TestOutsideRequest(t *testing.T) {
 	mem := wazerotest.NewFixedMemory(wazerotest.PageSize)
 	mod := wazerotest.NewModule(mem)
 	ctx := context.Background()
-	for name, fn := range hostFuncs {
+	for name, f := range hostFuncs {
 		if name == abi.FuncLog {
 			continue
 		}
 		stack := []uint64{0, 4, 0, 4}
-		fn(ctx, mod, stack)
+		f.fn(ctx, mod, stack)
 		if got := api.DecodeI32(stack[0]); got != abi.ErrNotAllowed {
 			t.Errorf("%s outside a request = %d, want ErrNotAllowed", name, got)
 		}
@@ -339,7 +340,7 @@ func FuzzCGIResponse(f *testing.F) {
 	f.Add([]byte("X: 1\rSet-Cookie: a\n\n"), uint8(2))
 	f.Fuzz(func(t *testing.T, out []byte, step uint8) {
 		rec := httptest.NewRecorder()
-		r := &cgiResponse{w: rec}
+		r := &cgiResponse{w: HTTPResponse(rec)}
 		n := int(step%64) + 1
 		for len(out) > 0 {
 			k := min(n, len(out))
@@ -393,7 +394,7 @@ func FuzzHostFunctions(f *testing.F) {
 		copy(g.mem.Bytes, mem)
 		before := bytes.Clone(g.mem.Bytes)
 		g.call.User, g.call.Password = "u", "p"
-		_, trap := g.invoke(hostFuncs[name], a, b, c, d)
+		_, trap := g.invoke(hostFuncs[name].fn, a, b, c, d)
 		if trap != nil && !errors.Is(trap, errOutOfBounds) {
 			t.Fatalf("%s: %v", name, trap)
 		}

@@ -24,7 +24,7 @@ func BenchmarkPoolServe(b *testing.B) {
 	w := &discardWriter{}
 	b.ReportAllocs()
 	for b.Loop() {
-		c := &Call{Environ: env, W: w, Log: zerolog.Nop()}
+		c := &Call{Environ: env, W: HTTPResponse(w), Log: zerolog.Nop()}
 		if err := p.Serve(context.Background(), c); err != nil {
 			b.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func BenchmarkWarmInstances(b *testing.B) {
 			b.Fatal(err)
 		}
 		for range 20 {
-			c := &Call{Environ: env, W: &discardWriter{}, Log: zerolog.Nop(), phase: phaseHandle}
+			c := &Call{Environ: env, W: HTTPResponse(&discardWriter{}), Log: zerolog.Nop(), phase: phaseHandle}
 			if _, err := p.run(context.Background(), in, phaseHandle, c); err != nil {
 				b.Fatal(err)
 			}

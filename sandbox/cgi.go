@@ -1,12 +1,10 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasgi/wasgi/abi"
 )
@@ -64,7 +61,7 @@ type CGICall struct {
 	// Stdin is the request body.
 	Stdin io.Reader
 	// W receives the parsed response.
-	W http.ResponseWriter
+	W Response
 	// Log is the request's logger.
 	Log zerolog.Logger
 
@@ -92,13 +89,7 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	// A CGI run is an instance too: it counts against the group's
 	// instances, and may evict another app's idle one to fit.
 	g.mu.Lock()
-	var evict *instance
-	if g.alive >= g.cfg.Instances {
-		if evict = g.takeOldestIdle(); evict != nil {
-			g.alive--
-		}
-	}
-	g.alive++
+	evict := g.reserve()
 	g.mu.Unlock()
 	if evict != nil {
 		evict.close(ctx)
@@ -112,23 +103,33 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	stderr := newTailWriter(call.Log, zerolog.WarnLevel, "stderr")
 	call.resp = &cgiResponse{w: call.W}
 	mc := c.modCfg.WithStdin(call.Stdin).WithStdout(call.resp).WithStderr(stderr).WithArgs(call.Args...)
-	for k, v := range envPairs(call.Env) {
-		mc = mc.WithEnv(k, v)
-	}
+	abi.ParseEnviron(call.Env, func(k, v []byte) bool {
+		mc = mc.WithEnv(string(k), string(v))
+		return true
+	})
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.RequestTimeout)
 	defer cancel()
 	dl, _ := cctx.Deadline()
 	deadline := new(atomic.Int64)
 	deadline.Store(dl.UnixNano())
 	mc = mc.WithNanosleep(boundedSleep(deadline))
-	cctx = context.WithValue(cctx, logKey{}, &call.Log)
+	state := &instanceState{log: &call.Log, stderr: stderr}
+	defer state.close()
+	cctx = withState(cctx, state)
 	var mem *memoryAllocator
 	if c.cfg.MemoryLimit > 0 {
-		mem = newMemoryAllocator(c.cfg.MemoryLimit)
+		mem = newMemoryAllocator(c.cfg.MemoryLimit, g.rt.spares)
 		cctx = experimental.WithMemoryAllocator(cctx, mem)
 	}
 	var err error
-	deprioritizeIfLong(func() { mem.inUse(func() { err = c.instantiate(cctx, mc) }) })
+	deprioritizeIfLong(g.rt.renice, func() {
+		mem.inUse(func() {
+			var mod api.Module
+			if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart); mod != nil {
+				mod.Close(cctx)
+			}
+		})
+	})
 	mem.refill()
 	g.served.Add(1)
 	g.created.Add(1)
@@ -139,71 +140,11 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 		}
 		return nil
 	}
-	gerr := &GuestError{Kind: ErrTrap, Err: err, Stderr: stderr.String()}
-	var exit *sys.ExitError
-	switch {
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
-		gerr.Kind = ErrTimeout
-		g.timedOut.Add(1)
-	case errors.As(err, &exit):
-		gerr.Kind, gerr.Code = ErrAppFailed, int32(exit.ExitCode())
-	default:
-		g.trapped.Add(1)
-	}
+	gerr := g.guestError(err, stderr.String(), true)
 	if call.resp.bad != nil && !call.resp.started {
 		gerr.Kind, gerr.Err = ErrBadGateway, call.resp.bad
 	}
 	return gerr
-}
-
-func (c *CGI) instantiate(ctx context.Context, mc wazero.ModuleConfig) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("instantiate %s: %v", c.m.Path, r)
-		}
-	}()
-	if c.m.stop != byInterrupt {
-		mod, err := c.m.rt.InstantiateModule(ctx, c.m.compiled, mc)
-		if mod != nil {
-			mod.Close(ctx)
-		}
-		return err
-	}
-	// An instrumented command runs _start with its interrupt global armed.
-	mod, err := c.m.rt.InstantiateModule(ctx, c.m.compiled, mc.WithStartFunctions())
-	if err != nil {
-		return err
-	}
-	defer mod.Close(ctx)
-	g, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
-	if !ok {
-		return errors.New("no interrupt global")
-	}
-	if interrupted(ctx, g, func() { _, err = mod.ExportedFunction(abi.FuncStart).Call(ctx) }) && err != nil {
-		return errPastDeadline
-	}
-	var exit *sys.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == 0 {
-		return nil // what InstantiateModule makes of proc_exit(0)
-	}
-	return err
-}
-
-// envPairs decodes an environ into an iterator of pairs.
-func envPairs(env []byte) func(func(string, string) bool) {
-	return func(yield func(string, string) bool) {
-		for len(env) > 0 {
-			end := bytes.IndexByte(env, 0)
-			if end < 0 {
-				return
-			}
-			k, v, _ := strings.Cut(string(env[:end]), "=")
-			env = env[end+1:]
-			if !yield(k, v) {
-				return
-			}
-		}
-	}
 }
 
 // maxCGIHeader bounds a CGI program's header block.
@@ -212,7 +153,7 @@ const maxCGIHeader = 64 << 10
 // cgiResponse is a CGI program's stdout: it collects the header block,
 // checks it, then streams the body to the client as it is written.
 type cgiResponse struct {
-	w       http.ResponseWriter
+	w       Response
 	hdr     []byte
 	started bool
 	status  int
@@ -228,7 +169,7 @@ func (r *cgiResponse) Write(p []byte) (int, error) {
 			r.bad = err
 			return len(p), nil
 		}
-		http.NewResponseController(r.w).Flush()
+		r.w.Flush()
 		return len(p), nil
 	}
 	r.hdr = append(r.hdr, p...)
@@ -247,7 +188,7 @@ func (r *cgiResponse) Write(p []byte) (int, error) {
 	if len(body) > 0 {
 		r.w.Write(body)
 	}
-	http.NewResponseController(r.w).Flush()
+	r.w.Flush()
 	return len(p), nil
 }
 
@@ -278,7 +219,8 @@ func headerEnd(b []byte) (int, int) {
 // status, Location alone redirects with 302, and a document needs a
 // Content-Type.
 func (r *cgiResponse) start(block []byte) error {
-	h := http.Header{}
+	h := textproto.MIMEHeader{}
+	var fields []HeaderField
 	status := 0
 	for line := range strings.SplitSeq(strings.TrimRight(string(block), "\r\n"), "\n") {
 		line = strings.TrimSuffix(line, "\r")
@@ -299,9 +241,8 @@ func (r *cgiResponse) start(block []byte) error {
 			status = code
 			continue
 		}
-		if !hopByHop[k] {
-			h.Add(k, value)
-		}
+		h.Add(k, value)
+		fields = append(fields, HeaderField{k, value})
 	}
 	if cls := h.Values("Content-Length"); len(cls) > 0 {
 		if _, err := strconv.ParseUint(cls[0], 10, 63); err != nil || len(cls) > 1 {
@@ -310,20 +251,15 @@ func (r *cgiResponse) start(block []byte) error {
 	}
 	switch {
 	case status == 0 && h.Get("Location") != "":
-		status = http.StatusFound
+		status = 302 // Found
 	case status == 0:
-		status = http.StatusOK
+		status = 200
 	}
-	if h.Get("Content-Type") == "" && h.Get("Location") == "" && status != http.StatusNoContent && status != http.StatusNotModified {
+	if h.Get("Content-Type") == "" && h.Get("Location") == "" && status != 204 && status != 304 {
 		return errors.New("no Content-Type")
 	}
-	dst := r.w.Header()
-	for k, vs := range h {
-		dst[k] = vs
-	}
 	r.status, r.started = status, true
-	r.w.WriteHeader(status)
-	return nil
+	return r.w.Start(status, fields)
 }
 
 // finish checks the response once the program exited 0.

@@ -20,6 +20,7 @@ type tailWriter struct {
 	log    zerolog.Logger
 	level  zerolog.Level
 	stream string
+	quiet  bool // keep the tail, log nothing
 
 	mu   sync.Mutex
 	line []byte
@@ -72,11 +73,24 @@ func (w *tailWriter) keep(p []byte) {
 }
 
 func (w *tailWriter) emit() {
+	if w.quiet {
+		w.line = w.line[:0]
+		return
+	}
 	if len(w.line) > maxLine {
 		w.line = w.line[:maxLine]
 	}
 	w.log.WithLevel(w.level).Str("source", w.stream).Msg(sanitize(w.line))
 	w.line = w.line[:0]
+}
+
+// resetTail forgets the bytes kept so far (not the line being
+// assembled, which is still logged whole): the tail then holds only what
+// was written since.
+func (w *tailWriter) resetTail() {
+	w.mu.Lock()
+	w.pos, w.full = 0, false
+	w.mu.Unlock()
 }
 
 // String returns the last bytes written.

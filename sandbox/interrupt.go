@@ -533,19 +533,3 @@ func interrupted(ctx context.Context, g api.MutableGlobal, call func()) bool {
 // deadline: the exit error close-on-context-done raises, so both ways of
 // stopping a guest read as a timeout, not a trap.
 var errPastDeadline = sys.NewExitError(sys.ExitCodeDeadlineExceeded)
-
-// run calls export ph of in for c, bounded by ctx's deadline: an
-// instrumented module is stopped by its interrupt global, one compiled
-// with close-on-context-done by wazero.
-func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []uint64, err error) {
-	ctx = context.WithValue(ctx, callKey{}, c)
-	call := func() { in.mem.inUse(func() { res, err = in.fns[ph].Call(ctx) }) }
-	if in.interrupt == nil {
-		deprioritizeIfLong(call)
-		return res, err
-	}
-	if interrupted(ctx, in.interrupt, func() { deprioritizeIfLong(call) }) && err != nil {
-		err = errPastDeadline
-	}
-	return res, err
-}

@@ -25,6 +25,7 @@ import (
 // which guest code runs (inUse), and a Free during one is carried out at
 // its end.
 type memoryAllocator struct {
+	spares *spareSet
 	limit  uint64
 	buf    []byte
 	mapped bool   // buf is a mapping of limit bytes
@@ -34,7 +35,9 @@ type memoryAllocator struct {
 	busy, freed bool
 }
 
-func newMemoryAllocator(limit uint64) *memoryAllocator { return &memoryAllocator{limit: limit} }
+func newMemoryAllocator(limit uint64, spares *spareSet) *memoryAllocator {
+	return &memoryAllocator{limit: limit, spares: spares}
+}
 
 // Allocate implements experimental.MemoryAllocator: an allocator serves
 // one instance.
@@ -46,7 +49,7 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 		return nil
 	}
 	if a.buf == nil && size > 0 {
-		if b, touched := takeSpare(a.limit); b != nil {
+		if b, touched := a.spares.take(a.limit); b != nil {
 			a.buf, a.mapped, a.size = b, true, touched
 		} else if b, err := mapMemory(a.limit); err == nil {
 			a.buf, a.mapped = b, true
@@ -56,9 +59,9 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 		if size > a.size {
 			populate(a.buf[a.size:size])
 			a.size = size
-			spares.Lock()
-			spares.want[a.limit] = max(spares.want[a.limit], size)
-			spares.Unlock()
+			a.spares.Lock()
+			a.spares.want[a.limit] = max(a.spares.want[a.limit], size)
+			a.spares.Unlock()
 		}
 		return a.buf[:size:size]
 	}
@@ -86,7 +89,7 @@ func (a *memoryAllocator) Free() {
 
 func (a *memoryAllocator) release() {
 	if a.mapped {
-		putSpare(a.buf, a.size)
+		a.spares.put(a.buf, a.size)
 		a.mapped = false
 	}
 	a.buf = nil
@@ -108,13 +111,20 @@ const (
 	maxSpareBytes = 64 << 20 // faulted-in memory kept, over all spares
 )
 
-var spares = struct {
+// spareSet holds a runtime's spare mappings.
+type spareSet struct {
+	renice bool // refills run at low priority (see nice_linux.go)
+
 	sync.Mutex
 	list      []spare
 	bytes     uint64
 	want      map[uint64]uint64 // by limit: the most memory an instance faulted in
 	refilling map[uint64]bool   // by limit: a refill is running
-}{want: map[uint64]uint64{}, refilling: map[uint64]bool{}}
+}
+
+func newSpareSet(renice bool) *spareSet {
+	return &spareSet{renice: renice, want: map[uint64]uint64{}, refilling: map[uint64]bool{}}
+}
 
 type spare struct {
 	buf     []byte
@@ -127,7 +137,7 @@ func (a *memoryAllocator) refill() {
 	if a == nil || !a.mapped {
 		return
 	}
-	limit := a.limit
+	limit, spares := a.limit, a.spares
 	spares.Lock()
 	if spares.refilling[limit] || spares.want[limit] == 0 {
 		spares.Unlock()
@@ -135,7 +145,7 @@ func (a *memoryAllocator) refill() {
 	}
 	spares.refilling[limit] = true
 	spares.Unlock()
-	go deprioritized(func() {
+	go deprioritized(spares.renice, func() {
 		defer func() {
 			spares.Lock()
 			spares.refilling[limit] = false
@@ -165,14 +175,14 @@ func (a *memoryAllocator) refill() {
 			// freshly populated memory still cost 1.3 ms per MB, the
 			// second 0.02 ms (the hypervisor backs guest memory lazily).
 			clear(b[:size])
-			putSpare(b, size)
+			spares.put(b, size)
 		}
 	})
 }
 
-// takeSpare returns a zeroed spare mapping of limit bytes and how much of
-// it is faulted in, or nil.
-func takeSpare(limit uint64) ([]byte, uint64) {
+// take returns a zeroed spare mapping of limit bytes and how much of it
+// is faulted in, or nil.
+func (spares *spareSet) take(limit uint64) ([]byte, uint64) {
 	spares.Lock()
 	var s spare
 	for i := len(spares.list) - 1; i >= 0; i-- {
@@ -188,8 +198,8 @@ func takeSpare(limit uint64) ([]byte, uint64) {
 	return s.buf, s.touched
 }
 
-// putSpare keeps a released mapping for takeSpare, or unmaps it.
-func putSpare(buf []byte, touched uint64) {
+// put keeps a released mapping for take, or unmaps it.
+func (spares *spareSet) put(buf []byte, touched uint64) {
 	spares.Lock()
 	if len(spares.list) < maxSpares && spares.bytes+touched <= maxSpareBytes {
 		spares.list = append(spares.list, spare{buf, touched})

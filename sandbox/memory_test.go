@@ -9,8 +9,9 @@ import (
 // TestMemoryLimitAndGrowth: memory grows in place up to its limit and no
 // further.
 func TestMemoryLimitAndGrowth(t *testing.T) {
+	spares := newSpareSet(false)
 	const page = 64 << 10
-	a := newMemoryAllocator(4 * page)
+	a := newMemoryAllocator(4*page, spares)
 	defer a.Free()
 	b := a.Reallocate(page)
 	if len(b) != page {
@@ -32,8 +33,9 @@ func TestMemoryLimitAndGrowth(t *testing.T) {
 // TestSpareMemoryIsZeroed: memory released by one instance and reused by
 // the next (of any app) reads as zeros, however far the first one grew.
 func TestSpareMemoryIsZeroed(t *testing.T) {
+	spares := newSpareSet(false)
 	const limit = 1<<20 + 64<<10 // a size no other test uses
-	a := newMemoryAllocator(limit)
+	a := newMemoryAllocator(limit, spares)
 	b := a.Reallocate(limit)
 	if !a.mapped {
 		t.Skip("memory is not mapped on this platform")
@@ -42,7 +44,7 @@ func TestSpareMemoryIsZeroed(t *testing.T) {
 		b[i] = 0xAA
 	}
 	a.Free()
-	c := newMemoryAllocator(limit)
+	c := newMemoryAllocator(limit, spares)
 	defer c.Free()
 	got := c.Reallocate(64 << 10)
 	if unsafe.SliceData(got) != unsafe.SliceData(b) {
@@ -57,7 +59,8 @@ func TestSpareMemoryIsZeroed(t *testing.T) {
 // TestMemoryFreedWhileInUse: a Free while guest code runs (wazero closing
 // the module from another goroutine) waits for the code to return.
 func TestMemoryFreedWhileInUse(t *testing.T) {
-	a := newMemoryAllocator(1 << 20)
+	spares := newSpareSet(false)
+	a := newMemoryAllocator(1<<20, spares)
 	b := a.Reallocate(1 << 20)
 	a.inUse(func() {
 		a.Free()

@@ -21,8 +21,8 @@ const (
 
 // canRenice reports whether this process may lower a thread's nice value
 // back to 0 (root, or CAP_SYS_NICE). Without that, a reniced thread could
-// not be restored, so nothing is reniced.
-var canRenice = func() bool {
+// not be restored, so nothing is reniced. New asks once per Runtime.
+func canRenice() bool {
 	ok := make(chan bool)
 	go func() {
 		// Locked and never unlocked: the thread ends with this goroutine,
@@ -33,13 +33,14 @@ var canRenice = func() bool {
 			syscall.Setpriority(syscall.PRIO_PROCESS, tid, 0) == nil
 	}()
 	return <-ok
-}()
+}
 
 // deprioritized runs call on the current thread at nice longCallNice:
 // for instance creation (~10 ms of CPU for a Go guest), which a site that
 // traps on purpose can make every request pay, at everyone else's cost.
-func deprioritized(call func()) {
-	if !canRenice {
+// Without renice it just runs call.
+func deprioritized(renice bool, call func()) {
+	if !renice {
 		call()
 		return
 	}
@@ -56,8 +57,8 @@ func deprioritized(call func()) {
 
 // deprioritizeIfLong runs call on the current thread and lowers the
 // thread's priority while the call runs longer than longCall.
-func deprioritizeIfLong(call func()) {
-	if !canRenice {
+func deprioritizeIfLong(renice bool, call func()) {
+	if !renice {
 		call()
 		return
 	}

@@ -2,8 +2,11 @@
 
 package sandbox
 
+// canRenice is false: thread priorities are Linux-only here.
+func canRenice() bool { return false }
+
 // deprioritizeIfLong runs call: thread priorities are Linux-only here.
-func deprioritizeIfLong(call func()) { call() }
+func deprioritizeIfLong(_ bool, call func()) { call() }
 
 // deprioritized runs call: thread priorities are Linux-only here.
-func deprioritized(call func()) { call() }
+func deprioritized(_ bool, call func()) { call() }

@@ -53,7 +53,7 @@ func get(p *Pool, path string) (*httptest.ResponseRecorder, *Call, error) {
 	env, _ = abi.AppendEnviron(env, "PATH_INFO", path)
 	env, _ = abi.AppendEnviron(env, "REQUEST_URI", path)
 	rec := httptest.NewRecorder()
-	c := &Call{Environ: env, W: rec, Log: zerolog.Nop()}
+	c := &Call{Environ: env, W: HTTPResponse(rec), Log: zerolog.Nop()}
 	return rec, c, p.Serve(context.Background(), c)
 }
 
@@ -375,5 +375,31 @@ func TestRetire(t *testing.T) {
 	}
 	if s := g.Stats(); s.Idle != 0 {
 		t.Fatalf("kept an instance: %+v", s)
+	}
+}
+
+// A warm instance's stderr tail is per call: a failed request's error
+// carries what the guest wrote during that request, not an earlier one's
+// output (which may belong to another user).
+func TestGuestErrorStderrIsThisCalls(t *testing.T) {
+	rt := newRuntime(t)
+	g := testGroup
+	g.Instances = 1
+	_, p := newPool(t, rt, g, "testdata/guest", AppConfig{})
+	if _, _, err := get(p, "/log"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := get(p, "/noresponse")
+	var gerr *GuestError
+	if !errors.As(err, &gerr) || gerr.Kind != ErrAppFailed {
+		t.Fatalf("/noresponse: %v, want ErrAppFailed", err)
+	}
+	if strings.Contains(gerr.Stderr, "hello from stderr") {
+		t.Fatalf("the error of /noresponse carries the earlier request's stderr: %q", gerr.Stderr)
+	}
+	// The tail still works: a panic's own trace is there.
+	_, _, err = get(p, "/panic")
+	if !errors.As(err, &gerr) || !strings.Contains(gerr.Stderr, "boom") {
+		t.Fatalf("/panic: stderr %q, want the panic message", gerr.Stderr)
 	}
 }

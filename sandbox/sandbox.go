@@ -51,6 +51,8 @@ type Runtime struct {
 	cache    wazero.CompilationCache
 	log      zerolog.Logger
 	wasi     map[string]api.FunctionDefinition // what a guest may import from WASI
+	renice   bool                              // long guest calls may run at lower priority (nice_linux.go)
+	spares   *spareSet                         // memory mappings kept for the next instances (memory.go)
 
 	closingMu sync.Mutex
 	closing   wazero.Runtime // close-on-context-done on; nil until a module needs it
@@ -81,7 +83,8 @@ func (r *Runtime) CompileStats() CompileStats {
 
 // New creates a runtime with the wasgi host module and WASI preview 1.
 func New(ctx context.Context, o Options) (*Runtime, error) {
-	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}}
+	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}, renice: canRenice()}
+	r.spares = newSpareSet(r.renice)
 	if o.CacheDir != "" {
 		r.cacheDir = o.CacheDir
 		// Both wazero runtimes share this cache (and its engine): wazero
@@ -172,6 +175,8 @@ type Module struct {
 	Kind Kind
 	// CheckPassword and GroupsForUser report the optional auth exports.
 	CheckPassword, GroupsForUser bool
+	// Run reports a reactor's optional wasgi_run export (see Runtime.Run).
+	Run bool
 	// MinMemory is the linear memory the module needs at start, in bytes.
 	MinMemory  uint64
 	rt         wazero.Runtime // the wazero runtime it was compiled in
@@ -295,10 +300,10 @@ func (r *Runtime) inspect(path, hash string, c wazero.CompiledModule) (*Module, 
 		mod, name, _ := f.Import()
 		switch mod {
 		case abi.ModuleName:
-			want, ok := hostSignatures[name]
+			want, ok := hostFuncs[name]
 			if !ok {
 				problems = append(problems, fmt.Errorf("imports unknown function %s.%s", mod, name))
-			} else if !sameSignature(f, want) {
+			} else if !sameSignature(f, sig{want.params, want.results}) {
 				problems = append(problems, fmt.Errorf("imports %s.%s with signature %s, want %s", mod, name, signature(f.ParamTypes(), f.ResultTypes()), signature(want.params, want.results)))
 			}
 		case wasi_snapshot_preview1.ModuleName:
@@ -331,6 +336,7 @@ func (r *Runtime) inspect(path, hash string, c wazero.CompiledModule) (*Module, 
 	handle := check(abi.FuncHandle, i32)
 	m.CheckPassword = check(abi.FuncCheckPassword, i32)
 	m.GroupsForUser = check(abi.FuncGroupsForUser, i32)
+	m.Run = check(abi.FuncRun, i32)
 	m.initialize = check(abi.FuncInitialize, nil)
 	start := check(abi.FuncStart, nil)
 	switch {

@@ -1,0 +1,82 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+
+	"github.com/rs/zerolog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/wasgi/wasgi/abi"
+)
+
+// Dir is a host directory preopened in the guest.
+type Dir struct {
+	Guest, Host string
+	ReadOnly    bool
+}
+
+// AppConfig is what an app's instances get: nothing else of the host or of
+// other apps is visible to them.
+type AppConfig struct {
+	// Name is the app's name in logs and argv[0], e.g. "mysite/main".
+	Name string
+	// Env is the WASI environment (os.Getenv in the guest).
+	Env map[string]string
+	// Dirs are the WASI preopens.
+	Dirs []Dir
+	// MemoryLimit caps each instance's linear memory, in bytes; 0 = 4 GiB.
+	MemoryLimit uint64
+	// Logger gets the guest's stdout, stderr and log calls (the host
+	// rate-limits it).
+	Logger zerolog.Logger
+	// HostLogger gets the sandbox's own events about the app.
+	HostLogger zerolog.Logger
+	// Snapshot starts instances after the first from a copy of the
+	// first one's state right after _initialize (see snapshot.go).
+	Snapshot bool
+}
+
+// moduleConfig is what every instance of an app gets: its args, env,
+// preopens, real clocks and a crypto random source; nothing else. The
+// preopens' roots stay open for the app's life: the caller closes them.
+func moduleConfig(m *Module, cfg AppConfig) (_ wazero.ModuleConfig, roots []*os.Root, err error) {
+	if cfg.MemoryLimit > 0 && m.MinMemory > cfg.MemoryLimit {
+		return nil, nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
+			cfg.Name, m.Path, m.MinMemory>>10, cfg.MemoryLimit>>10)
+	}
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithArgs(cfg.Name).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader)
+	switch {
+	case m.Kind == Command:
+		mc = mc.WithStartFunctions(abi.FuncStart)
+	case m.initialize:
+		mc = mc.WithStartFunctions(abi.FuncInitialize)
+	default:
+		mc = mc.WithStartFunctions()
+	}
+	for k, v := range cfg.Env {
+		mc = mc.WithEnv(k, v)
+	}
+	fsc := wazero.NewFSConfig()
+	for _, d := range cfg.Dirs {
+		fsys, root, err := newRootFS(d.Host, d.ReadOnly)
+		if err != nil {
+			closeRoots(roots)
+			return nil, nil, fmt.Errorf("sandbox: %s: dir %s: %w", cfg.Name, d.Guest, err)
+		}
+		roots = append(roots, root)
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(fsys, d.Guest)
+	}
+	return mc.WithFSConfig(fsc), roots, nil
+}
+
+func closeRoots(roots []*os.Root) {
+	for _, r := range roots {
+		r.Close()
+	}
+}

@@ -1,0 +1,3 @@
+/* run.c built as a WASI command. */
+#define COMMAND
+#include "run.c"
