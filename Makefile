@@ -47,9 +47,9 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzResolve -fuzztime=60s ./host
 	$(GO) test -run=NONE -fuzz=FuzzCGIResponse -fuzztime=60s ./sandbox
 	$(GO) test -run=NONE -fuzz=FuzzHostFunctions -fuzztime=60s ./sandbox
-	$(GO) test -run=NONE -fuzz=FuzzCoalesceData -fuzztime=60s ./sandbox
-	$(GO) test -run=NONE -fuzz=FuzzInstrument -fuzztime=60s ./sandbox
-	$(GO) test -run=NONE -fuzz=FuzzExportGlobals -fuzztime=60s ./sandbox
+	$(GO) test -run=NONE -fuzz=FuzzCoalesceData -fuzztime=60s ./internal/wasmrw
+	$(GO) test -run=NONE -fuzz=FuzzInstrument -fuzztime=60s ./internal/wasmrw
+	$(GO) test -run=NONE -fuzz=FuzzExportGlobals -fuzztime=60s ./internal/wasmrw
 	$(GO) test -run=NONE -fuzz=FuzzBasicCredentials -fuzztime=60s ./host
 
 clean:

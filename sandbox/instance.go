@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 	"github.com/wasgi/wasgi/abi"
+	"github.com/wasgi/wasgi/internal/wasmrw"
 )
 
 // instance is one live instantiation of an app's module.
@@ -137,7 +138,7 @@ func (m *Module) instantiate(ctx context.Context, mc wazero.ModuleConfig, start 
 		return nil, nil, err
 	}
 	var ok bool
-	if interrupt, ok = mod.ExportedGlobal(interruptExport).(api.MutableGlobal); !ok {
+	if interrupt, ok = mod.ExportedGlobal(wasmrw.InterruptExport).(api.MutableGlobal); !ok {
 		return mod, nil, errors.New("no interrupt global")
 	}
 	if start != "" {

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasgi/wasgi/internal/testwasm"
+	"github.com/wasgi/wasgi/internal/wasmrw"
 )
 
 // runaway is a module with one memory and two exports that never end:
@@ -37,11 +37,11 @@ var runaway = []byte("\x00asm\x01\x00\x00\x00" +
 func instantiateInstrumented(t testing.TB, wasm []byte) (api.Module, api.MutableGlobal) {
 	t.Helper()
 	ctx := context.Background()
-	out, err := instrument(wasm)
+	out, err := wasmrw.Instrument(wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := instrument(out); err != errParse {
+	if _, err := wasmrw.Instrument(out); err != wasmrw.ErrParse {
 		t.Fatalf("instrumented twice: %v", err)
 	}
 	r := wazero.NewRuntime(ctx)
@@ -50,7 +50,7 @@ func instantiateInstrumented(t testing.TB, wasm []byte) (api.Module, api.Mutable
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	g, ok := mod.ExportedGlobal(wasmrw.InterruptExport).(api.MutableGlobal)
 	if !ok {
 		t.Fatal("no mutable interrupt global exported")
 	}
@@ -111,49 +111,6 @@ func TestGCWhileGuestSpins(t *testing.T) {
 	}
 }
 
-// TestInstrumentRealModules: the test guests (Go, C reactor, C command)
-// instrument, compile, and keep their exports; DWARF sections go.
-func TestInstrumentRealModules(t *testing.T) {
-	ctx := context.Background()
-	paths := []string{
-		testwasm.Build(t, "testdata/guest"),
-		testwasm.BuildC(t, "testdata/snapshot/snap.c", true),
-		testwasm.BuildC(t, "examples/c-hello/hello.c", true),
-		testwasm.BuildC(t, "examples/c-hello/cgi.c", false),
-	}
-	for _, path := range paths {
-		wasm, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := instrument(wasm)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		loops := bytes.Count(out, []byte{0x45, 0x04, 0x40, 0x10}) // i32.eqz if call: one per check
-		if loops == 0 {
-			t.Fatalf("%s: no loop instrumented", path)
-		}
-		if bytes.Contains(out, []byte(".debug_info")) {
-			t.Errorf("%s: DWARF kept", path)
-		}
-		r := wazero.NewRuntime(ctx)
-		c, err := r.CompileModule(ctx, out)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		orig, err := r.CompileModule(ctx, wasm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(c.ExportedFunctions()) != len(orig.ExportedFunctions()) {
-			t.Errorf("%s: exports changed", path)
-		}
-		r.Close(ctx)
-		t.Logf("%s: %d loops, %d → %d bytes", path, loops, len(wasm), len(out))
-	}
-}
-
 // TestNotInstrumentableFallsBack: a module the rewriter cannot instrument
 // (here one without code: its handler is a re-exported WASI import) is
 // compiled with close-on-context-done and still served.
@@ -187,59 +144,10 @@ func TestNotInstrumentableFallsBack(t *testing.T) {
 	}
 }
 
-// FuzzInstrument feeds arbitrary bytes to the instrumenter: it
-// must never panic; what it returns is refused a second time, and compiles
-// whenever its input does.
-func FuzzInstrument(f *testing.F) {
-	f.Add(runaway)
-	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
-	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
-	f.Cleanup(func() { r.Close(ctx) })
-	f.Fuzz(func(t *testing.T, b []byte) {
-		out, err := instrument(b)
-		if err != nil {
-			return
-		}
-		if _, err := instrument(out); err != errParse {
-			t.Fatalf("instrumented twice: %v", err)
-		}
-		if c, err := r.CompileModule(ctx, b); err == nil {
-			c.Close(ctx)
-			c, err := r.CompileModule(ctx, out)
-			if err != nil {
-				t.Fatalf("input compiles, output does not: %v", err)
-			}
-			c.Close(ctx)
-		}
-	})
-}
-
 // withData is runaway with two data segments 14 bytes apart, which
-// coalesceData merges.
+// wasmrw.CoalesceData merges.
 var withData = append(append([]byte(nil), runaway...),
 	"\x0b\x0f\x02\x00\x41\x00\x0b\x02hi\x00\x41\x10\x0b\x02yo"...)
-
-// TestRewriteVersion: the rewrites' output for fixed modules. When it
-// changes, so must rewriteVersion, or a host would run modules rewritten
-// by an earlier wasgi from its cache; then update the hashes here.
-func TestRewriteVersion(t *testing.T) {
-	want := map[string]string{
-		"runaway":  "6d30980d1e3974b766ba1ee19f19c9834a60398284445a5ce239aefde640b6fb",
-		"withData": "614e167507a966e89a6e897154a34818ded3fd7c9b85bc7c1860f0aadc850caf",
-	}
-	for name, wasm := range map[string][]byte{"runaway": runaway, "withData": withData} {
-		r := &Runtime{}
-		out := r.instrumented("", wasm)
-		if out == nil {
-			t.Fatalf("%s: not instrumented", name)
-		}
-		sum := sha256.Sum256(out)
-		if got := hex.EncodeToString(sum[:]); got != want[name] {
-			t.Errorf("%s: rewritten to %s, want %s: bump rewriteVersion (now %s) and update this test", name, got, want[name], rewriteVersion)
-		}
-	}
-}
 
 // TestInstrumentedCache: a rewritten module is kept in the cache folder
 // and used by the next runtime; one that does not compile is dropped, and

@@ -25,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasgi/wasgi/abi"
+	"github.com/wasgi/wasgi/internal/wasmrw"
 )
 
 // Options configure a [Runtime].
@@ -241,7 +242,7 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 			return nil, err
 		}
 		stop = byClose
-		compiled, err = rt.CompileModule(ctx, exportGlobals(coalesceData(wasm)))
+		compiled, err = rt.CompileModule(ctx, wasmrw.ExportGlobals(wasmrw.CoalesceData(wasm)))
 	}
 	r.compileNS.Add(int64(time.Since(start)))
 	r.compiled.Add(1)

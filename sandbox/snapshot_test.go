@@ -1,13 +1,9 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"regexp"
 	"testing"
-
-	"github.com/tetratelabs/wazero"
 
 	"github.com/wasgi/wasgi/internal/testwasm"
 )
@@ -54,46 +50,4 @@ func TestSnapshot(t *testing.T) {
 			t.Errorf("snapshot=%v: tokens %v: a restored instance must share the first one's memory, a fresh one not", snap, tokens)
 		}
 	}
-}
-
-// TestExportGlobals checks the rewrite on real modules: it adds one export
-// per mutable global, the result still compiles, and a second rewrite is
-// refused rather than doubled.
-func TestExportGlobals(t *testing.T) {
-	for _, path := range []string{testwasm.BuildC(t, "testdata/snapshot/snap.c", true), testwasm.Build(t, "testdata/guest")} {
-		wasm, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := exportGlobals(wasm)
-		if bytes.Equal(out, wasm) {
-			t.Fatalf("%s: not rewritten", path)
-		}
-		if again := exportGlobals(out); !bytes.Equal(again, out) {
-			t.Fatalf("%s: rewritten twice", path)
-		}
-		r := wazero.NewRuntime(context.Background())
-		if _, err := r.CompileModule(context.Background(), out); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		r.Close(context.Background())
-		if !bytes.Contains(out, []byte(globalExportPrefix+"0")) {
-			t.Errorf("%s: no global exported", path)
-		}
-	}
-}
-
-// FuzzExportGlobals feeds arbitrary bytes to the wasm rewriter: it must
-// never panic, and whatever it returns must be the input or parse again.
-func FuzzExportGlobals(f *testing.F) {
-	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
-	f.Add([]byte("\x00asm\x01\x00\x00\x00\x06\x06\x01\x7f\x01\x41\x00\x0b\x07\x01\x00"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		out := exportGlobals(b)
-		if !bytes.Equal(out, b) {
-			if _, err := rewriteExports(out); err != errParse {
-				t.Fatalf("rewritten module rewritten again: %v", err)
-			}
-		}
-	})
 }

@@ -1,4 +1,4 @@
-package sandbox
+package wasmrw
 
 import (
 	"bytes"
@@ -64,9 +64,7 @@ func memoryAfterInstantiation(t *testing.T, wasm []byte) []byte {
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	if err := instantiateHostModule(ctx, rt); err != nil {
-		t.Fatal(err)
-	}
+	stubHostImports(t, ctx, rt, wasm)
 	m, err := rt.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions())
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +110,7 @@ func TestCoalesceData(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wasm := dataModule(dataSection(tc.segs...), tc.dataCount)
 			orig := bytes.Clone(wasm)
-			got := coalesceData(wasm)
+			got := CoalesceData(wasm)
 			if !bytes.Equal(wasm, orig) {
 				t.Fatal("the original module was modified")
 			}
@@ -130,7 +128,7 @@ func TestCoalesceData(t *testing.T) {
 			}
 		})
 	}
-	if got := coalesceData([]byte("not wasm")); string(got) != "not wasm" {
+	if got := CoalesceData([]byte("not wasm")); string(got) != "not wasm" {
 		t.Fatal("garbage rewritten")
 	}
 }
@@ -142,7 +140,7 @@ func TestCoalesceGoModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := coalesceData(wasm)
+	got := CoalesceData(wasm)
 	before, after := dataSegments(t, wasm), dataSegments(t, got)
 	t.Logf("%d data segments -> %d; %d -> %d bytes", before, after, len(wasm), len(got))
 	if after >= before/100 {
@@ -169,7 +167,7 @@ func FuzzCoalesceData(f *testing.F) {
 	f.Add(dataModule(dataSection(seg{0, 10, "abcd"}, seg{0, 12, "XY"}), false))
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		orig := bytes.Clone(wasm)
-		coalesceData(wasm)
+		CoalesceData(wasm)
 		if !bytes.Equal(wasm, orig) {
 			t.Fatal("input modified")
 		}

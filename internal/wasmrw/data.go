@@ -1,4 +1,4 @@
-package sandbox
+package wasmrw
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ type section struct {
 // splitSections splits a wasm binary into its sections.
 func splitSections(wasm []byte) ([]section, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil, errParse
+		return nil, ErrParse
 	}
 	var secs []section
 	r := &reader{b: wasm[8:]}
@@ -46,7 +46,7 @@ func splitSections(wasm []byte) ([]section, error) {
 		id := r.byte()
 		n := r.u32()
 		if r.err != nil || uint32(len(r.b)) < n {
-			return nil, errParse
+			return nil, ErrParse
 		}
 		secs = append(secs, section{id, r.b[:n]})
 		r.b = r.b[n:]
@@ -83,13 +83,13 @@ func (r *reader) s32() int32 {
 			return int32(v)
 		}
 	}
-	r.err = errParse
+	r.err = ErrParse
 	return 0
 }
 
-// coalesceData returns wasm with its data segments merged, or wasm itself
+// CoalesceData returns wasm with its data segments merged, or wasm itself
 // when it cannot tell the result would be the same memory.
-func coalesceData(wasm []byte) []byte {
+func CoalesceData(wasm []byte) []byte {
 	secs, err := splitSections(wasm)
 	if err != nil {
 		return wasm

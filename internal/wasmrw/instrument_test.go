@@ -1,0 +1,124 @@
+package wasmrw
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasgi/wasgi/internal/testwasm"
+)
+
+// runaway is a module with one memory and two exports that never end:
+// "spin", a loop (loop (br 0)), and "recurse", a naive recursion without
+// loops that makes 2^62 calls.
+var runaway = []byte("\x00asm\x01\x00\x00\x00" +
+	"\x01\x0a\x02\x60\x00\x01\x7f\x60\x01\x7f\x01\x7f" + // types: () -> i32, (i32) -> i32
+	"\x03\x04\x03\x00\x01\x00" + // funcs: spin, rec, recurse
+	"\x05\x03\x01\x00\x01" + // memory 1
+	"\x07\x12\x02\x04spin\x00\x00\x07recurse\x00\x02" +
+	"\x0a\x2d\x03" +
+	"\x09\x00\x03\x40\x0c\x00\x0b\x41\x00\x0b" + // spin: loop br 0 end; i32.const 0
+	// rec(n): n == 0 ? 0 : rec(n-1) + rec(n-1)
+	"\x1a\x00\x20\x00\x45\x04\x7f\x41\x00\x05\x20\x00\x41\x01\x6b\x10\x01\x20\x00\x41\x01\x6b\x10\x01\x6a\x0b\x0b" +
+	"\x06\x00\x41\x3e\x10\x01\x0b") // recurse: rec(62)
+
+// TestInstrumentRealModules: the test guests (Go, C reactor, C command)
+// Instrument, compile, and keep their exports; DWARF sections go.
+func TestInstrumentRealModules(t *testing.T) {
+	ctx := context.Background()
+	paths := []string{
+		testwasm.Build(t, "testdata/guest"),
+		testwasm.BuildC(t, "testdata/snapshot/snap.c", true),
+		testwasm.BuildC(t, "examples/c-hello/hello.c", true),
+		testwasm.BuildC(t, "examples/c-hello/cgi.c", false),
+	}
+	for _, path := range paths {
+		wasm, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := Instrument(wasm)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		loops := bytes.Count(out, []byte{0x45, 0x04, 0x40, 0x10}) // i32.eqz if call: one per check
+		if loops == 0 {
+			t.Fatalf("%s: no loop instrumented", path)
+		}
+		if bytes.Contains(out, []byte(".debug_info")) {
+			t.Errorf("%s: DWARF kept", path)
+		}
+		r := wazero.NewRuntime(ctx)
+		c, err := r.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		orig, err := r.CompileModule(ctx, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.ExportedFunctions()) != len(orig.ExportedFunctions()) {
+			t.Errorf("%s: exports changed", path)
+		}
+		r.Close(ctx)
+		t.Logf("%s: %d loops, %d → %d bytes", path, loops, len(wasm), len(out))
+	}
+}
+
+// FuzzInstrument feeds arbitrary bytes to the instrumenter: it
+// must never panic; what it returns is refused a second time, and compiles
+// whenever its input does.
+func FuzzInstrument(f *testing.F) {
+	f.Add(runaway)
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	f.Cleanup(func() { r.Close(ctx) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := Instrument(b)
+		if err != nil {
+			return
+		}
+		if _, err := Instrument(out); err != ErrParse {
+			t.Fatalf("instrumented twice: %v", err)
+		}
+		if c, err := r.CompileModule(ctx, b); err == nil {
+			c.Close(ctx)
+			c, err := r.CompileModule(ctx, out)
+			if err != nil {
+				t.Fatalf("input compiles, output does not: %v", err)
+			}
+			c.Close(ctx)
+		}
+	})
+}
+
+// TestRewriteVersion: the rewrites' output for fixed modules. When it
+// changes, so must Version, or a host would run modules rewritten
+// by an earlier wasgi from its cache; then update the hashes here.
+func TestRewriteVersion(t *testing.T) {
+	want := map[string]string{
+		"runaway":  "6d30980d1e3974b766ba1ee19f19c9834a60398284445a5ce239aefde640b6fb",
+		"withData": "614e167507a966e89a6e897154a34818ded3fd7c9b85bc7c1860f0aadc850caf",
+	}
+	for name, wasm := range map[string][]byte{"runaway": runaway, "withData": withData} {
+		out, err := Rewrite(wasm)
+		if err != nil {
+			t.Fatalf("%s: not instrumented: %v", name, err)
+		}
+		sum := sha256.Sum256(out)
+		if got := hex.EncodeToString(sum[:]); got != want[name] {
+			t.Errorf("%s: rewritten to %s, want %s: bump Version (now %s) and update this test", name, got, want[name], Version)
+		}
+	}
+}
+
+// withData is runaway with two data segments 14 bytes apart, which
+// CoalesceData merges.
+var withData = append(append([]byte(nil), runaway...),
+	"\x0b\x0f\x02\x00\x41\x00\x0b\x02hi\x00\x41\x10\x0b\x02yo"...)
