@@ -32,7 +32,7 @@ func (h *Host) serveCGI(w *logWriter, r *http.Request, q *request, a *app, maxBo
 		Env:   env,
 		Args:  args,
 		Stdin: http.MaxBytesReader(w, r.Body, maxBody),
-		W:     w,
+		W:     sandbox.HTTPResponse(w),
 		Log:   a.guestLog.With().Str("request_id", q.id).Logger(),
 	}
 	err := a.cgi.Serve(r.Context(), call)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasgi/wasgi/internal/testwait"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -108,9 +109,7 @@ func TestDaemonGroups(t *testing.T) {
 			done <- resp.StatusCode
 		}()
 		// Wait until the spin holds the group's only instance.
-		for th.state.Load().groups["small"].Stats().InUse == 0 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testwait.Until(t, "the spin holds the instance", func() bool { return th.state.Load().groups["small"].Stats().InUse > 0 })
 		resp, _ := th.do(t, "GET", "a.test", "/counter", nil)
 		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("status %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
@@ -220,16 +219,14 @@ func TestShutdownDrains(t *testing.T) {
 		res <- result{resp.StatusCode, string(b), err}
 	}()
 	io.WriteString(pw, "accepted before ")
-	for th.state.Load().groups["warm"].Stats().InUse == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, "the request holds an instance", func() bool { return th.state.Load().groups["warm"].Stats().InUse > 0 })
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		shut <- th.Shutdown(ctx)
 	}()
-	time.Sleep(100 * time.Millisecond) // Shutdown is now waiting for us
+	testwait.Until(t, "Shutdown is draining", th.draining.Load) // and waiting for us
 	io.WriteString(pw, "shutdown")
 	pw.Close()
 	r := <-res
@@ -252,6 +249,7 @@ func TestIsolationUnderFire(t *testing.T) {
 	th := startHost(t, daemonSites)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var flood struct{ answered, failed atomic.Int64 }
 	for _, path := range []string{"/spin", "/abi/body_write", "/alloc", "/panic", "/spin", "/abi/environ_read"} {
 		wg.Add(1)
 		go func() {
@@ -264,13 +262,20 @@ func TestIsolationUnderFire(t *testing.T) {
 				}
 				req, _ := http.NewRequest("GET", th.url+path, nil)
 				req.Host = "a.test"
-				if resp, err := http.DefaultClient.Do(req); err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					flood.failed.Add(1)
+					continue
 				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				flood.answered.Add(1)
 			}
 		}()
 	}
+	// The quiet site is asked only once the flood is on: six flooders
+	// answered (a loop answers at its 1 s timeout).
+	testwait.Until(t, "the flood is running", func() bool { return flood.answered.Load() >= 6 })
 	for i := range 60 {
 		resp, body := th.do(t, "GET", "c.test", "/counter", nil)
 		if resp.StatusCode != 200 {
@@ -279,6 +284,12 @@ func TestIsolationUnderFire(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	// The flooders' requests are answered (with 500s and 504s), never
+	// dropped: a host that failed them would not be under fire.
+	if f := flood.failed.Load(); f > 0 {
+		t.Fatalf("%d flood requests got no answer (%d did)", f, flood.answered.Load())
+	}
+	t.Logf("flood: %d requests answered", flood.answered.Load())
 }
 
 // TestGuestExhaustion: a guest recursing without end and one writing 100

@@ -380,8 +380,8 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	bp := environPool.Get().(*[]byte)
 	call := &sandbox.Call{
 		Environ: appendEnviron((*bp)[:0], r, q, a),
-		Body:    http.MaxBytesReader(w, r.Body, maxBody),
-		W:       w,
+		Body:    sandbox.HTTPBody(w, r, maxBody),
+		W:       sandbox.HTTPResponse(w),
 		Log:     a.guestLog.With().Str("request_id", q.id).Logger(),
 	}
 	pool, err := a.pool, error(nil)
@@ -414,7 +414,7 @@ func (h *Host) appFailed(w *logWriter, r *http.Request, q *request, a *app, err 
 		a.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Msg("app failed after its response started")
 		panic(http.ErrAbortHandler)
 	}
-	h.fail(w, r, q, status, err)
+	h.answer(w, status) // logged below, with the app
 	ev := a.log.Error()
 	if status < 500 {
 		ev = a.log.Info()
@@ -447,8 +447,18 @@ func stderrOf(err error) string {
 	return ""
 }
 
-// fail answers an error status with a short plain-text body.
+// fail answers an error status with a short plain-text body. A cause,
+// when the host has one (a malformed path), is logged once here, at info
+// level: the client erred, and the access log has the status either way.
 func (h *Host) fail(w *logWriter, r *http.Request, q *request, status int, err error) {
+	if err != nil {
+		h.log.Info().Err(err).Str("request_id", q.id).Str("host", r.Host).Int("status", status).Msg("request refused")
+	}
+	h.answer(w, status)
+}
+
+// answer writes status with a short plain-text body.
+func (h *Host) answer(w *logWriter, status int) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=utf-8")
 	hd.Set("X-Content-Type-Options", "nosniff")

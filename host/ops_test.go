@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasgi/wasgi/internal/testwait"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -214,13 +215,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 		done <- resp.StatusCode
 	}()
 	io.WriteString(pw, "x")
-	for th.state.Load().groups["ops/main"].Stats().InUse == 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, "the request holds an instance", func() bool { return th.state.Load().groups["ops/main"].Stats().InUse > 0 })
 	go th.Shutdown(context.Background())
-	for !th.draining.Load() {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, "Shutdown is draining", th.draining.Load)
 	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while draining: %d", code)
 	}

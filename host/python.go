@@ -7,59 +7,27 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/wasgi/wasgi/runtimes/python"
+
 	"github.com/wasgi/wasgi/sandbox"
 	"github.com/wasgi/wasgi/sites"
 )
 
 // Python apps (runtime = "python") run the host's Python runtime, built by
-// runtimes/python/build.sh: python-wsgi.wasm, CPython 3.11 as a wasgi
-// reactor, and lib/python3.11, its standard library. The host, not the
-// user, locates it and gives each app a guest file system laid out as
-//
-//	/usr/local/lib/python3.11   the standard library (read-only)
-//	/python/<name>              each python_path folder (read-only)
-//	/python/site-packages       python_home's site-packages (read-only)
-//	/usr/share/zoneinfo         the time zone database, if the runtime has one
-//
-// followed by the app's own dirs, all over an empty read-only "/" (so that
-// os.makedirs("/media") finds "/", as it would on a real system). The interpreter is configured through
-// WASGI_* variables in the guest's WASI environment, which the request
-// environ does not carry.
+// runtimes/python/build.sh: CPython as a wasgi reactor and its standard
+// library. The host, not the user, locates it and gives each app the guest
+// file system of package runtimes/python, followed by the app's own dirs,
+// all over an empty read-only "/" (so that os.makedirs("/media") finds
+// "/", as it would on a real system). The interpreter is configured
+// through WASGI_* variables in the guest's WASI environment.
 
 // PythonEnv names the environment variable that points wasgi at the Python
 // runtime folder, ahead of the default places (see PythonRuntimeDir).
-const PythonEnv = "WASGI_PYTHON"
+const PythonEnv = python.EnvDir
 
-// Guest paths of the Python layout.
-const (
-	pythonStdlibGuest = "/usr/local/lib/python3.11"
-	pythonGuestRoot   = "/python"
-	pythonModule      = "python-wsgi.wasm"
-	zoneinfoGuest     = "/usr/share/zoneinfo"
-)
-
-// PythonRuntimeDir returns the folder holding the Python runtime: $WASGI_PYTHON
-// if set, else the first of ${XDG_CACHE_HOME:-~/.cache}/wasgi/python (where
-// runtimes/python/build.sh puts it), /usr/local/lib/wasgi/python and
-// /usr/lib/wasgi/python that holds one.
-func PythonRuntimeDir() (string, error) {
-	var candidates []string
-	if d := os.Getenv(PythonEnv); d != "" {
-		candidates = []string{d}
-	} else {
-		if c, err := os.UserCacheDir(); err == nil {
-			candidates = append(candidates, filepath.Join(c, "wasgi", "python"))
-		}
-		candidates = append(candidates, "/usr/local/lib/wasgi/python", "/usr/lib/wasgi/python")
-	}
-	for _, d := range candidates {
-		if isFile(filepath.Join(d, pythonModule)) && isFile(filepath.Join(d, "lib", "python3.11", "os.py")) {
-			return filepath.Abs(d)
-		}
-	}
-	return "", fmt.Errorf(`runtime = "python" needs the Python runtime (%s and lib/python3.11), not found in %s: build it with runtimes/python/build.sh, or set %s to its folder`,
-		pythonModule, strings.Join(candidates, ", "), PythonEnv)
-}
+// PythonRuntimeDir returns the folder holding the Python runtime (see
+// python.RuntimeDir).
+func PythonRuntimeDir() (string, error) { return python.RuntimeDir() }
 
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
@@ -75,11 +43,11 @@ func isFile(p string) bool {
 // app, with the runtime in dir.
 func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dirs []sandbox.Dir, env map[string]string, err error) {
 	py := ac.Python
-	dirs = []sandbox.Dir{{Guest: pythonStdlibGuest, Host: filepath.Join(dir, "lib", "python3.11"), ReadOnly: true}}
-	if zi := filepath.Join(dir, "zoneinfo"); isFile(filepath.Join(zi, "UTC")) {
-		dirs = append(dirs, sandbox.Dir{Guest: zoneinfoGuest, Host: zi, ReadOnly: true})
+	dirs = []sandbox.Dir{{Guest: python.GuestLib, Host: filepath.Join(dir, python.Lib), ReadOnly: true}}
+	if zi := filepath.Join(dir, python.Zoneinfo); isFile(filepath.Join(zi, "UTC")) {
+		dirs = append(dirs, sandbox.Dir{Guest: python.GuestZoneinfo, Host: zi, ReadOnly: true})
 	}
-	env = map[string]string{"WASGI_WSGI": py.WSGI}
+	env = map[string]string{python.EnvWSGI: py.WSGI}
 	taken := map[string]bool{}
 	var path []string
 	for _, p := range py.Path {
@@ -87,27 +55,26 @@ func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dir
 		if name == "site-packages" || name == "/" || name == "." {
 			name = "path"
 		}
-		guest := pythonGuestRoot + "/" + name
+		guest := python.GuestRoot + "/" + name
 		for i := 2; taken[guest]; i++ {
-			guest = fmt.Sprintf("%s/%s-%d", pythonGuestRoot, name, i)
+			guest = fmt.Sprintf("%s/%s-%d", python.GuestRoot, name, i)
 		}
 		taken[guest] = true
 		dirs = append(dirs, sandbox.Dir{Guest: guest, Host: p, ReadOnly: true})
 		path = append(path, guest)
 	}
 	if len(path) > 0 {
-		env["WASGI_PYTHON_PATH"] = strings.Join(path, ":")
+		env[python.EnvPath] = strings.Join(path, ":")
 	}
 	if py.Home != "" {
-		guest := pythonGuestRoot + "/site-packages"
-		dirs = append(dirs, sandbox.Dir{Guest: guest, Host: filepath.Join(py.Home, "lib", "python3.11", "site-packages"), ReadOnly: true})
-		env["WASGI_PYTHON_SITE"] = guest
+		dirs = append(dirs, sandbox.Dir{Guest: python.GuestSite, Host: python.SitePackages(py.Home), ReadOnly: true})
+		env[python.EnvSite] = python.GuestSite
 	}
 	if py.CheckPassword != "" {
-		env["WASGI_CHECK_PASSWORD"] = py.CheckPassword
+		env[python.EnvCheckPassword] = py.CheckPassword
 	}
 	if py.GroupsForUser != "" {
-		env["WASGI_GROUPS_FOR_USER"] = py.GroupsForUser
+		env[python.EnvGroupsForUser] = py.GroupsForUser
 	}
 	for _, d := range own {
 		for _, r := range dirs {
@@ -115,8 +82,8 @@ func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dir
 				return "", nil, nil, fmt.Errorf("dirs: guest path %s overlaps the Python runtime's %s: pick another", d.Guest, r.Guest)
 			}
 		}
-		if strings.HasPrefix(d.Guest+"/", pythonGuestRoot+"/") {
-			return "", nil, nil, fmt.Errorf("dirs: guest path %s is under %s, kept for python_path: pick another", d.Guest, pythonGuestRoot)
+		if strings.HasPrefix(d.Guest+"/", python.GuestRoot+"/") {
+			return "", nil, nil, fmt.Errorf("dirs: guest path %s is under %s, kept for python_path: pick another", d.Guest, python.GuestRoot)
 		}
 	}
 	for k, v := range ac.Env {
@@ -124,10 +91,10 @@ func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dir
 	}
 	// The empty "/" goes first, under everything; it was left out of the
 	// overlap check above because every path is under it.
-	if root := filepath.Join(dir, "root"); isDir(root) {
+	if root := filepath.Join(dir, python.Root); isDir(root) {
 		dirs = append([]sandbox.Dir{{Guest: "/", Host: root, ReadOnly: true}}, dirs...)
 	}
-	return filepath.Join(dir, pythonModule), append(dirs, own...), env, nil
+	return filepath.Join(dir, python.Module), append(dirs, own...), env, nil
 }
 
 // errNoCheckPassword is a Python auth provider without check_password.

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -14,8 +15,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/wasgi/wasgi/internal/testwasm"
+	"github.com/wasgi/wasgi/runtimes/python"
+	"github.com/wasgi/wasgi/sandbox"
+	"github.com/wasgi/wasgi/sites"
 )
 
 // The Python tests need the Python runtime (runtimes/python/build.sh).
@@ -374,5 +380,60 @@ func BenchmarkPythonRequest(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPythonRun: the Python runtime's one-shot entry point (wasgi_run, the
+// base of wasgi manage) runs `python ARGS...` in the app's own sandbox: its
+// python_path, python_home and env, the WASI args as sys.argv, the
+// caller's stdin and stdout, the exit status passed through; the WSGI app
+// is not imported.
+func TestPythonRun(t *testing.T) {
+	dir := pythonRuntime(t)
+	cfg, err := sites.Parse(filepath.Join(testwasm.Root(t), "wasgi.toml"), []byte(pythonConfigFor(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.Sites[0]
+	module, ac, err := appConfig(cfg, sc, sc.Apps[0], dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.Logger = zerolog.Nop()
+	rt, err := sandbox.New(context.Background(), sandbox.Options{CacheDir: testwasm.CacheDir(t), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Compile(context.Background(), module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Release(context.Background(), m)
+	run := func(stdin string, args ...string) (string, string, int) {
+		t.Helper()
+		var out, errb strings.Builder
+		code, err := rt.Run(context.Background(), m, ac, sandbox.RunConfig{
+			Args: args, Env: map[string]string{python.EnvRun: "1"},
+			Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Timeout: time.Minute,
+		})
+		if err != nil {
+			t.Fatalf("run %q: %v", args, err)
+		}
+		return out.String(), errb.String(), code
+	}
+	out, _, code := run("from stdin\n", "-c", `import sys, os, greet, wsgiapp
+print(sys.argv, os.environ["SECRET"], greet.hello(), sys.stdin.readline().strip())
+sys.exit(4)`, "a", "b")
+	if code != 4 || out != "['-c', 'a', 'b'] py-only hello from site-packages from stdin\n" {
+		t.Fatalf("run -c: exit %d, stdout %q", code, out)
+	}
+	_, stderr, code := run("", "-c", "raise ValueError('broken')")
+	if code != 1 || !strings.Contains(stderr, "ValueError: broken") {
+		t.Fatalf("a failing run: exit %d, stderr %q; want 1 and the traceback", code, stderr)
+	}
+	out, _, code = run(`{"a": [1, 2]}`, "-m", "json.tool", "--compact")
+	if code != 0 || out != "{\"a\":[1,2]}\n" {
+		t.Fatalf("run -m json.tool: exit %d, stdout %q", code, out)
 	}
 }

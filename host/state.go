@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,28 +49,6 @@ type site struct {
 	locations   []*accessRule // longest prefix first
 	directories []*accessRule // longest path first
 }
-
-// app is an app mount: its pool and what its requests need ready-made.
-type app struct {
-	site, name string
-	group      *sandbox.Group
-	pool       *sandbox.Pool // abi = "wasgi"
-	cgi        *sandbox.CGI  // abi = "cgi"
-	route      string        // X_MATCHED_ROUTE of a CGI app, WAGI-style: "/mount/..."
-	script     string        // SCRIPT_FILENAME of a CGI app: the module's file name
-	env        []byte        // the app's env, pre-encoded
-	python     bool          // runtime = "python"
-	// checkPassword: a Python app configured with check_password (its
-	// module always exports wasgi_check_password).
-	checkPassword bool
-	lazy          *lazyPool // compile = "lazy": pool is nil until the first request
-	log           zerolog.Logger
-	guestLog      zerolog.Logger // log, rate-limited for what the guest writes
-}
-
-// guestLogBurst is how many guest log lines per second an app may write;
-// the rest of each second's lines are dropped.
-const guestLogBurst = 200
 
 // build compiles modules and creates groups and pools for cfg. On error
 // everything it created is closed again.
@@ -153,62 +129,6 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 		return nil, errors.Join(errs...)
 	}
 	return s, nil
-}
-
-func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, ac *sites.App, log zerolog.Logger) (_ *app, err error) {
-	a := &app{site: sc.Name, name: ac.Name, group: s.groups[ac.Group], python: ac.Runtime == "python"}
-	a.checkPassword = a.python && ac.Python.CheckPassword != ""
-	a.log = log.With().Str("site", sc.Name).Str("app", ac.Name).Str("group", ac.Group).Logger()
-	// What the guest writes (stdout, stderr, log calls) is rate-limited per
-	// app, so a chatty or hostile guest cannot flood the host's log.
-	a.guestLog = a.log.Sample(&zerolog.BurstSampler{Burst: guestLogBurst, Period: time.Second})
-	g := s.cfg.Groups[ac.Group]
-	dirs := make([]sandbox.Dir, len(ac.Dirs))
-	for i, d := range ac.Dirs {
-		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
-	}
-	module, env := ac.Module, ac.Env
-	if ac.Runtime == "python" {
-		if s.pythonDir == "" {
-			if s.pythonDir, err = PythonRuntimeDir(); err != nil {
-				return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
-			}
-		}
-		if module, dirs, env, err = pythonApp(ac, s.pythonDir, dirs); err != nil {
-			return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
-		}
-	}
-	for k, v := range ac.Env {
-		a.env, _ = abi.AppendEnviron(a.env, k, v)
-	}
-	cfg := sandbox.AppConfig{
-		Name:        sc.Name + "/" + ac.Name,
-		Env:         env,
-		Dirs:        dirs,
-		MemoryLimit: uint64(g.MemoryLimit),
-		Logger:      a.guestLog,
-		HostLogger:  a.log,
-		Snapshot:    ac.Runtime == "python",
-	}
-	if lazyApp(s.cfg, sc, ac) {
-		a.lazy = &lazyPool{s: s, app: a, path: module, cfg: cfg}
-		return a, nil
-	}
-	m, err := s.compile(ctx, module)
-	if err != nil {
-		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
-	}
-	if ac.ABI == "cgi" {
-		a.cgi, err = a.group.NewCGI(m, cfg)
-		a.route = strings.TrimSuffix(ac.Mount, "/") + "/..."
-		a.script = filepath.Base(ac.Module)
-	} else {
-		a.pool, err = a.group.NewPool(m, cfg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
-	}
-	return a, nil
 }
 
 // compile compiles the module at path once per config: apps naming the

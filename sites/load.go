@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wasgi/wasgi/runtimes/python"
+
 	"github.com/BurntSushi/toml"
 )
 
@@ -751,8 +753,8 @@ func (l *loader) python(s *Site, ra *rawApp, p path) *PythonApp {
 		if h := l.nonEmpty(ra.PythonHome, hp); h != "" {
 			py.Home = resolve(s.Root, h)
 			l.checkPath(hp, "python_home folder", py.Home, true)
-			if fi, err := os.Stat(py.Home); err == nil && fi.IsDir() && !isDir(filepath.Join(py.Home, "lib", "python3.11", "site-packages")) {
-				l.errorf(hp, "%s has no lib/python3.11/site-packages: python_home must be a Python 3.11 virtual environment", py.Home)
+			if fi, err := os.Stat(py.Home); err == nil && fi.IsDir() && !isDir(python.SitePackages(py.Home)) {
+				l.errorf(hp, "%s has no lib/%s/site-packages: python_home must be a Python %s virtual environment", py.Home, python.LibName, python.Version)
 			}
 		}
 	}

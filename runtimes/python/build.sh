@@ -92,14 +92,14 @@ if [ ! -f "$cpy/.built" ]; then
 	}
 fi
 
-# The runtime module: the reactor in wasgi_python.c linked with libpython.
+# The runtime module: the reactor in reactor/wasgi_python.c linked with libpython.
 wasm=$out/python-wsgi.wasm
-if [ ! -f "$wasm" ] || [ "$here/wasgi_python.c" -nt "$wasm" ] || [ "$here/../../abi/include/wasgi.h" -nt "$wasm" ]; then
+if [ ! -f "$wasm" ] || [ "$here/reactor/wasgi_python.c" -nt "$wasm" ] || [ "$here/../../abi/include/wasgi.h" -nt "$wasm" ]; then
 	log "linking python-wsgi.wasm"
 	clang --target=wasm32-wasi -mexec-model=reactor -O2 \
 		-D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS \
 		-I"$cpy/Include" -I"$cpy" -I"$here/../../abi/include" \
-		-o "$wasm.tmp" "$here/wasgi_python.c" \
+		-o "$wasm.tmp" "$here/reactor/wasgi_python.c" \
 		"$cpy/libpython3.11.a" "$cpy/Modules/_decimal/libmpdec/libmpdec.a" "$cpy/Modules/expat/libexpat.a" \
 		-L"$zlib/lib" -lz -lwasi-emulated-signal -lwasi-emulated-getpid -lwasi-emulated-process-clocks -lm \
 		-Wl,-z,stack-size=1048576 -Wl,--stack-first -Wl,--initial-memory=16777216 -Wl,--strip-debug
@@ -110,14 +110,14 @@ fi
 # developing CPython, compiled to .pyc by the build Python (same 3.11
 # bytecode), plus the bridge.
 lib=$out/lib/python3.11
-if [ ! -f "$lib/.done" ] || [ "$here/_wasgi_bridge.py" -nt "$lib/.done" ]; then
+if [ ! -f "$lib/.done" ] || [ "$here/reactor/_wasgi_bridge.py" -nt "$lib/.done" ]; then
 	log "installing the standard library"
 	rm -rf "$lib" && mkdir -p "$lib"
 	(cd "$cpy/Lib" && tar -cf - --exclude=test --exclude=tests --exclude=idlelib --exclude=tkinter \
 		--exclude=turtledemo --exclude=ensurepip --exclude=venv --exclude=__pycache__ \
 		--exclude=distutils --exclude=lib2to3 --exclude=pydoc_data --exclude=unittest/test . ) | tar -xf - -C "$lib"
 	cp "$cpy"/build/lib.wasi-wasm32-3.11/_sysconfigdata_*.py "$lib/"
-	cp "$here/_wasgi_bridge.py" "$lib/"
+	cp "$here/reactor/_wasgi_bridge.py" "$lib/"
 	"$buildpy" -m compileall -q -j "$jobs" "$lib" >/dev/null || true
 	touch "$lib/.done"
 fi

@@ -38,6 +38,8 @@ def start():
         import site
 
         site.addsitedir(site_dir)  # honours .pth files, as a virtualenv does
+    if os.environ.get("WASGI_PYTHON_RUN"):
+        return  # a one-shot run: its stdio is the caller's, run() does the rest
     sys.stdout = _LogStream(LOG_INFO)
     sys.stderr = _LogStream(LOG_ERROR)
     _app = _resolve(os.environ["WASGI_WSGI"])
@@ -45,6 +47,45 @@ def start():
         _check = _resolve(os.environ["WASGI_CHECK_PASSWORD"])
     if os.environ.get("WASGI_GROUPS_FOR_USER"):
         _groups = _resolve(os.environ["WASGI_GROUPS_FOR_USER"])
+
+
+def run():
+    """Runs sys.argv[1:] as `python ARGS...` does (a script, -m module or
+    -c code) and returns the exit status: wasgi manage's entry point."""
+    import runpy
+
+    args = sys.argv[1:]
+    try:
+        if not args:
+            print("wasgi run: no command (try: manage.py help)", file=sys.stderr)
+            return 2
+        if args[0] == "-m" and len(args) > 1:
+            sys.argv = args[1:]
+            runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+        elif args[0] == "-c" and len(args) > 1:
+            sys.argv = ["-c"] + args[2:]
+            exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
+        else:
+            sys.argv = args
+            sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
+            runpy.run_path(args[0], run_name="__main__")
+    except SystemExit as e:
+        if e.code is None:
+            return 0
+        if isinstance(e.code, int):
+            return e.code & 0xFF
+        print(e.code, file=sys.stderr)
+        return 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+    return 0
 
 
 def restored():

@@ -13,11 +13,15 @@
  *   WASGI_PYTHON_SITE  a site-packages folder (python_home), after them
  *   WASGI_WSGI         "module:callable"
  *   WASGI_CHECK_PASSWORD, WASGI_GROUPS_FOR_USER  "module:function" or unset
+ *   WASGI_PYTHON_RUN   set for a one-shot run (wasgi manage): the
+ *                      application is not imported, sys.argv is the WASI
+ *                      args, and wasgi_run runs them as `python ARGS...`
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wasi/api.h>
 
 #include "wasgi.h"
 
@@ -194,7 +198,7 @@ static PyObject *init_module(void) {
 }
 
 /* The bridge's entry points, resolved once in the constructor. */
-static PyObject *handle_fn, *check_fn, *groups_fn, *restored_fn;
+static PyObject *handle_fn, *check_fn, *groups_fn, *restored_fn, *run_fn;
 
 /* die reports a failed start and traps, so the host never pools a broken
  * instance: the request that needed it gets 500, the log says why. */
@@ -260,6 +264,20 @@ __attribute__((constructor(65535))) static void start_python(void) {
 		append_path(&config, sp);
 	}
 
+	/* sys.argv: the WASI args (argv[0] is the app's name). wasi-libc hands
+	 * them to main only, and a reactor has none. */
+	size_t argc = 0, argv_size = 0;
+	if (__wasi_args_sizes_get(&argc, &argv_size) == 0 && argc > 0) {
+		char **argv = calloc(argc + 1, sizeof *argv);
+		char *argv_buf = malloc(argv_size);
+		if (argv == NULL || argv_buf == NULL || __wasi_args_get((uint8_t **)argv, (uint8_t *)argv_buf) != 0) {
+			die("reading the arguments");
+		}
+		check_status(PyConfig_SetBytesArgv(&config, (Py_ssize_t)argc, argv), "sys.argv");
+		free(argv);
+		free(argv_buf);
+	}
+
 	check_status(Py_InitializeFromConfig(&config), "starting the interpreter");
 	PyConfig_Clear(&config);
 
@@ -276,7 +294,8 @@ __attribute__((constructor(65535))) static void start_python(void) {
 	check_fn = PyObject_GetAttrString(bridge, "check_password");
 	groups_fn = PyObject_GetAttrString(bridge, "groups_for_user");
 	restored_fn = PyObject_GetAttrString(bridge, "restored");
-	if (!handle_fn || !check_fn || !groups_fn || !restored_fn) {
+	run_fn = PyObject_GetAttrString(bridge, "run");
+	if (!handle_fn || !check_fn || !groups_fn || !restored_fn || !run_fn) {
 		die("bridge entry points");
 	}
 	Py_DECREF(bridge);
@@ -308,6 +327,12 @@ WASGI_EXPORT("wasgi_check_password") int32_t wasgi_check_password(void) {
 
 WASGI_EXPORT("wasgi_groups_for_user") int32_t wasgi_groups_for_user(void) {
 	return call(groups_fn);
+}
+
+/* A one-shot run (wasgi manage): the WASI args run as `python ARGS...`
+ * would run them; the result is the exit status. */
+WASGI_EXPORT("wasgi_run") int32_t wasgi_run(void) {
+	return call(run_fn);
 }
 
 /* Called by the host on an instance started from a snapshot, before its
