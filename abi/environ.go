@@ -44,3 +44,22 @@ func ParseEnviron(b []byte, fn func(key, value []byte) bool) error {
 	}
 	return nil
 }
+
+// reservedKeys are the CGI/WSGI request variables the host sets itself
+// (RFC 3875 and PEP 3333), beyond the HTTP_, wsgi. and WASGI_ families.
+var reservedKeys = map[string]bool{
+	KeyRequestMethod: true, KeyScriptName: true, KeyPathInfo: true, KeyQueryString: true,
+	KeyRequestURI: true, KeyServerName: true, KeyServerPort: true, KeyServerProtocol: true,
+	KeyRemoteAddr: true, KeyRemotePort: true, KeyRemoteUser: true, KeyAuthType: true,
+	KeyContentType: true, KeyContentLength: true, KeyHTTPS: true,
+	"GATEWAY_INTERFACE": true, "SERVER_SOFTWARE": true, "PATH_TRANSLATED": true,
+	"REMOTE_HOST": true, "REMOTE_IDENT": true,
+}
+
+// Reserved reports whether k, in any case, names a variable of the request
+// environ that the host sets: an app's own env (config env, SetEnv) must
+// not name one, or it could pose as the request (a forged REMOTE_USER).
+func Reserved(k string) bool {
+	u := strings.ToUpper(k)
+	return reservedKeys[u] || strings.HasPrefix(u, "HTTP_") || strings.HasPrefix(u, "WSGI.") || strings.HasPrefix(u, "WASGI_")
+}

@@ -3,8 +3,9 @@ package host
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -75,7 +76,7 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(bw, "# HELP wasgi_requests_total Responses by site, target (app name, \"static\" or \"-\") and status class.")
 	fmt.Fprintln(bw, "# TYPE wasgi_requests_total counter")
 	for _, st := range s.sites {
-		for _, target := range sortedKeys(st.counts) {
+		for _, target := range slices.Sorted(maps.Keys(st.counts)) {
 			c := st.counts[target]
 			for class := 1; class <= 5; class++ {
 				if n := c[class].Load(); n > 0 {
@@ -125,7 +126,7 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(bw, "# HELP wasgi_modules_loaded Compiled modules in memory.")
 	fmt.Fprintln(bw, "# TYPE wasgi_modules_loaded gauge")
 	fmt.Fprintf(bw, "wasgi_modules_loaded %d\n", cs.Loaded)
-	names := sortedKeys(s.groups)
+	names := slices.Sorted(maps.Keys(s.groups))
 	stats := make([]groupStats, len(names))
 	for i, n := range names {
 		stats[i] = groupStats(s.groups[n].Stats())
@@ -136,15 +137,6 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(bw, "%s{group=%s} %d\n", m.name, label(n), m.value(stats[i]))
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // label quotes a Prometheus label value.

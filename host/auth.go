@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wasgi/wasgi/abi"
 	"github.com/wasgi/wasgi/sandbox"
 	"github.com/wasgi/wasgi/sites"
 )
@@ -97,7 +98,7 @@ func (h *Host) authenticate(r *http.Request, q *request, s *state, provider *app
 		if err != nil {
 			return nil, false, err
 		}
-		if code != 1 { // abi.AuthOK
+		if code != abi.AuthOK {
 			return nil, false, nil
 		}
 		cached = &authEntry{}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wasgi/wasgi/abi"
+	"github.com/wasgi/wasgi/internal/testwait"
 	"github.com/wasgi/wasgi/internal/testwasm"
 )
 
@@ -189,9 +190,7 @@ func TestQueueTimeoutAndSharedCapacity(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); get(a, "/spin") }()
-	for g.Stats().InUse == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, "/spin holds the instance", func() bool { return g.Stats().InUse > 0 })
 	if _, _, err := get(b, "/counter"); !errors.Is(err, ErrQueueTimeout) {
 		t.Fatalf("err = %v, want ErrQueueTimeout", err)
 	}

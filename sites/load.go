@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wasgi/wasgi/abi"
 	"github.com/wasgi/wasgi/runtimes/python"
 
 	"github.com/BurntSushi/toml"
@@ -681,7 +682,7 @@ func (l *loader) apps(s *Site, raw []*rawApp, ap path, groups map[string]*Group)
 				l.errorf(kp, "empty variable name")
 			case strings.ContainsAny(k, "=\x00"):
 				l.errorf(kp, `variable name %q must not contain "=" or NUL`, k)
-			case reservedEnvKey(k):
+			case abi.Reserved(k):
 				l.errorf(kp, "variable %q is set by the host for each request; pick another name", k)
 			case strings.ContainsRune(v, 0):
 				l.errorf(kp, "value must not contain NUL")
@@ -1009,21 +1010,4 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
-}
-
-// reservedEnv are the request variables the host sets; an app's env must not
-// override them (RFC 3875 and WSGI).
-var reservedEnv = map[string]bool{
-	"REQUEST_METHOD": true, "SCRIPT_NAME": true, "PATH_INFO": true, "QUERY_STRING": true,
-	"REQUEST_URI": true, "SERVER_NAME": true, "SERVER_PORT": true, "SERVER_PROTOCOL": true,
-	"REMOTE_ADDR": true, "REMOTE_PORT": true, "REMOTE_USER": true, "AUTH_TYPE": true,
-	"CONTENT_TYPE": true, "CONTENT_LENGTH": true, "HTTPS": true,
-	"GATEWAY_INTERFACE": true, "SERVER_SOFTWARE": true, "PATH_TRANSLATED": true,
-	"REMOTE_HOST": true, "REMOTE_IDENT": true,
-}
-
-// reservedEnvKey reports whether k, in any case, is a request variable.
-func reservedEnvKey(k string) bool {
-	u := strings.ToUpper(k)
-	return reservedEnv[u] || strings.HasPrefix(u, "HTTP_") || strings.HasPrefix(u, "WSGI.") || strings.HasPrefix(u, "WASGI_")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/wasgi/wasgi/abi"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -1130,15 +1131,6 @@ func underPrefix(p, prefix string) bool {
 	return prefix == "" || strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
 }
 
-// reservedEnv are the request variables the host sets, which an app's env
-// must not name.
-var reservedEnv = []string{
-	"REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "SERVER_NAME",
-	"SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "REMOTE_USER", "AUTH_TYPE",
-	"CONTENT_TYPE", "CONTENT_LENGTH", "HTTPS", "GATEWAY_INTERFACE", "SERVER_SOFTWARE",
-	"PATH_TRANSLATED", "REMOTE_HOST", "REMOTE_IDENT",
-}
-
 // setEnv adds a SetEnv to an app's env.
 func (t *translator) setEnv(st *site, a *app, d *Directive, env map[string]int) {
 	if len(d.Args) < 1 || len(d.Args) > 2 {
@@ -1154,7 +1146,7 @@ func (t *translator) setEnv(st *site, a *app, d *Directive, env map[string]int) 
 	case k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) || !utf8.ValidString(k):
 		t.ignored(d, "not a variable wasgi can set")
 		return
-	case slices.Contains(reservedEnv, u) || strings.HasPrefix(u, "HTTP_") || strings.HasPrefix(u, "WSGI.") || strings.HasPrefix(u, "WASGI_"):
+	case abi.Reserved(u):
 		t.ignored(d, "%s is set by the host for each request", k)
 		return
 	}

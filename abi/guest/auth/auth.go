@@ -41,7 +41,7 @@ func GroupsForUser(fn func(user string) []string) { groupsFn = fn }
 func checkPassword(user, password string) (code int32) {
 	if checkFn == nil {
 		fmt.Fprintln(os.Stderr, "auth: no CheckPassword callback registered")
-		return 2 // not a valid answer: the host fails closed (500)
+		return invalidAnswer
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -89,3 +89,7 @@ func containsNewline(s string) bool {
 	}
 	return false
 }
+
+// invalidAnswer is no result of wasgi_check_password (abi.AuthOK,
+// abi.AuthDenied, abi.AuthUnknownUser): the host fails closed (500).
+const invalidAnswer = 2
