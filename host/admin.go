@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasgi/wasgi/sandbox"
 )
 
 // statusCounts counts responses by status class (1xx..5xx).
@@ -38,6 +41,52 @@ func (h *histogram) observe(d time.Duration) {
 	}
 	h.counts[i].Add(1)
 	h.sumNS.Add(int64(d))
+}
+
+// metrics are the counters that outlive a config: each state's sites and
+// groups take theirs from here by name, so a reload (SIGHUP) does not reset
+// /metrics, and a site or group that comes back finds its counts.
+type metrics struct {
+	mu      sync.Mutex
+	targets map[[2]string]*statusCounts // by site and target
+	latency map[string]*histogram       // by site
+	groups  map[string]*sandbox.Counters
+}
+
+func newMetrics() *metrics {
+	return &metrics{targets: map[[2]string]*statusCounts{}, latency: map[string]*histogram{}, groups: map[string]*sandbox.Counters{}}
+}
+
+// target returns the response counts of target (an app's name, "static"
+// or "-") of site.
+func (m *metrics) target(site, target string) *statusCounts {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{site, target}
+	if m.targets[k] == nil {
+		m.targets[k] = &statusCounts{}
+	}
+	return m.targets[k]
+}
+
+// siteLatency returns the latency histogram of site.
+func (m *metrics) siteLatency(site string) *histogram {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.latency[site] == nil {
+		m.latency[site] = &histogram{}
+	}
+	return m.latency[site]
+}
+
+// group returns the counters of the group named name.
+func (m *metrics) group(name string) *sandbox.Counters {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.groups[name] == nil {
+		m.groups[name] = &sandbox.Counters{}
+	}
+	return m.groups[name]
 }
 
 // adminHandler serves the admin listener: never the public one.

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasgi/wasgi/sites"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and returns its paths and
@@ -119,5 +122,38 @@ func TestAdminEndpoints(t *testing.T) {
 	// The admin endpoints are not on the public listener.
 	if resp, _ := th.do(t, "GET", "alpha.test", "/metrics", nil); resp.StatusCode == 200 && resp.Header.Get("Content-Type") == "text/plain; version=0.0.4; charset=utf-8" {
 		t.Fatal("metrics on the public listener")
+	}
+}
+
+// TestMetricsSurviveReload: a reload (SIGHUP) continues the counters of
+// the config it replaces, for sites, apps and groups alike.
+func TestMetricsSurviveReload(t *testing.T) {
+	text := strings.Replace(twoSites, "[server]\n", "[server]\nadmin = \"127.0.0.1:0\"\n", 1)
+	th := startHost(t, text)
+	th.do(t, "GET", "alpha.test", "/env", nil)
+	th.do(t, "GET", "alpha.test", "/panic", nil)
+	cfg, err := sites.Load(writeConfig(t, th.dir, text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	th.do(t, "GET", "alpha.test", "/env", nil)
+	resp, err := http.Get("http://" + th.AdminAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`wasgi_requests_total{site="alpha",target="main",code="2xx"} 2`,
+		`wasgi_requests_total{site="alpha",target="main",code="5xx"} 1`,
+		`wasgi_request_duration_seconds_count{site="alpha"} 3`,
+		`wasgi_group_calls_total{group="shared"} 3`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("after a reload, metrics lack %s:\n%s", want, b)
+		}
 	}
 }

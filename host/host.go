@@ -33,10 +33,11 @@ var Version = "dev"
 // Host serves the sites of a config. It is safe for concurrent use; Reload
 // swaps the config while requests are in flight.
 type Host struct {
-	log   zerolog.Logger
-	rt    *sandbox.Runtime
-	state atomic.Pointer[state]
-	reqID requestIDs
+	log     zerolog.Logger
+	rt      *sandbox.Runtime
+	state   atomic.Pointer[state]
+	counters *metrics // survive reloads
+	reqID   requestIDs
 
 	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
 	draining atomic.Bool                     // Shutdown started: /readyz says 503
@@ -55,14 +56,14 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{log: log, rt: rt}
+	h := &Host{log: log, rt: rt, counters: newMetrics()}
 	cert, err := loadCert(cfg)
 	if err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
 	h.cert.Store(cert)
-	s, err := build(ctx, rt, cfg, log)
+	s, err := build(ctx, rt, cfg, log, h.counters)
 	if err != nil {
 		rt.Close(ctx)
 		return nil, err
@@ -87,7 +88,7 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 	defer rt.Close(ctx)
 	eager := *cfg // a check compiles every module, lazy or not
 	eager.Server.Compile = "eager"
-	s, err := build(ctx, rt, &eager, log)
+	s, err := build(ctx, rt, &eager, log, newMetrics())
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	if err != nil {
 		return err
 	}
-	s, err := build(ctx, h.rt, cfg, h.log)
+	s, err := build(ctx, h.rt, cfg, h.log, h.counters)
 	if err != nil {
 		return err
 	}

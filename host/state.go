@@ -42,8 +42,8 @@ type state struct {
 
 type site struct {
 	name        string
-	counts      map[string]*statusCounts // by target: app name, "static", "-"
-	latency     histogram
+	counts      map[string]*statusCounts // by target: app name, "static", "-"; shared through Host.metrics
+	latency     *histogram
 	apps        map[string]*app // by name, for auth providers
 	routes      []*route
 	locations   []*accessRule // longest prefix first
@@ -52,7 +52,9 @@ type site struct {
 
 // build compiles modules and creates groups and pools for cfg. On error
 // everything it created is closed again.
-func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger) (_ *state, err error) {
+//
+// Counters come from m, so they continue those of the config it replaces.
+func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger, m *metrics) (_ *state, err error) {
 	s := &state{cfg: cfg, rt: rt, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
 	if s.access, s.accessFile, err = newAccessLogger(cfg.Server.AccessLog, cfg.Server.AccessLogFile, log); err != nil {
 		return nil, err
@@ -79,12 +81,14 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 			RequestTimeout: g.RequestTimeout,
 			QueueTimeout:   g.QueueTimeout,
 			IdleTimeout:    g.IdleTimeout,
+			Counters:       m.group(name),
 		})
 	}
 	s.precompile(ctx, cfg)
 	var errs []error
 	for _, sc := range cfg.Sites {
-		st := &site{name: sc.Name, apps: map[string]*app{}, counts: map[string]*statusCounts{"static": {}, "-": {}}}
+		st := &site{name: sc.Name, apps: map[string]*app{}, latency: m.siteLatency(sc.Name),
+			counts: map[string]*statusCounts{"static": m.target(sc.Name, "static"), "-": m.target(sc.Name, "-")}}
 		for _, ac := range sc.Apps {
 			a, err := newApp(ctx, rt, s, sc, ac, log)
 			if err != nil {
@@ -93,7 +97,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 			}
 			s.apps = append(s.apps, a)
 			st.apps[ac.Name] = a
-			st.counts[ac.Name] = &statusCounts{}
+			st.counts[ac.Name] = m.target(sc.Name, ac.Name)
 			st.routes = append(st.routes, &route{prefix: ac.Mount, app: a})
 		}
 		for _, al := range sc.Aliases {

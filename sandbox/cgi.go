@@ -131,8 +131,8 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 		})
 	})
 	mem.refill()
-	g.served.Add(1)
-	g.created.Add(1)
+	g.c.served.Add(1)
+	g.c.created.Add(1)
 	if err == nil {
 		err = call.resp.finish()
 		if err != nil {

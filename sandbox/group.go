@@ -20,6 +20,16 @@ type GroupConfig struct {
 	RequestTimeout time.Duration // a request running longer is stopped
 	QueueTimeout   time.Duration // longest wait for a free instance
 	IdleTimeout    time.Duration // instances idle this long are closed, down to MinInstances
+	Counters       *Counters     // shared with the group this one replaces; nil: new ones
+}
+
+// Counters are a group's counters. They outlive the group when handed to
+// its successor: a host that replaces a group on reload passes the old
+// group's Counters in the new one's GroupConfig, so that its metrics
+// count on instead of starting again from zero.
+type Counters struct {
+	served, created, recycled  atomic.Int64
+	trapped, timedOut, refused atomic.Int64
 }
 
 // Stats are a group's counters and gauges.
@@ -46,8 +56,7 @@ type Group struct {
 	roots   []*os.Root // the apps' preopens, closed with the group
 
 	inUse, queued              atomic.Int64
-	served, created, recycled  atomic.Int64
-	trapped, timedOut, refused atomic.Int64
+	c *Counters
 }
 
 // NewGroup creates a daemon group. Close it when done.
@@ -55,7 +64,10 @@ func (r *Runtime) NewGroup(cfg GroupConfig) *Group {
 	if cfg.Instances < 1 {
 		cfg.Instances = 1
 	}
-	g := &Group{rt: r, cfg: cfg, slots: make(chan struct{}, cfg.Instances), stop: make(chan struct{})}
+	if cfg.Counters == nil {
+		cfg.Counters = new(Counters)
+	}
+	g := &Group{rt: r, cfg: cfg, c: cfg.Counters, slots: make(chan struct{}, cfg.Instances), stop: make(chan struct{})}
 	if cfg.IdleTimeout > 0 {
 		go g.reap()
 	}
@@ -72,8 +84,8 @@ func (g *Group) Stats() Stats {
 	g.mu.Unlock()
 	return Stats{
 		InUse: g.inUse.Load(), Idle: int64(max(idle, 0)), Queued: g.queued.Load(),
-		Served: g.served.Load(), Created: g.created.Load(), Recycled: g.recycled.Load(),
-		Trapped: g.trapped.Load(), TimedOut: g.timedOut.Load(), Refused: g.refused.Load(),
+		Served: g.c.served.Load(), Created: g.c.created.Load(), Recycled: g.c.recycled.Load(),
+		Trapped: g.c.trapped.Load(), TimedOut: g.c.timedOut.Load(), Refused: g.c.refused.Load(),
 	}
 }
 
@@ -175,7 +187,7 @@ func (g *Group) acquireSlot(ctx context.Context) error {
 			g.queued.Add(-1)
 		case <-t.C:
 			g.queued.Add(-1)
-			g.refused.Add(1)
+			g.c.refused.Add(1)
 			return ErrQueueTimeout
 		case <-ctx.Done():
 			g.queued.Add(-1)
@@ -236,11 +248,11 @@ func (g *Group) guestError(err error, stderr string, exitFails bool) *GuestError
 	switch {
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		gerr.Kind = ErrTimeout
-		g.timedOut.Add(1)
+		g.c.timedOut.Add(1)
 	case exitFails && errors.As(err, &exit):
 		gerr.Kind, gerr.Code = ErrAppFailed, int32(exit.ExitCode())
 	default:
-		g.trapped.Add(1)
+		g.c.trapped.Add(1)
 	}
 	return gerr
 }

@@ -77,7 +77,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		state.close()
 		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
 	}
-	p.g.created.Add(1)
+	p.g.c.created.Add(1)
 	mem.refill()
 	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, interrupt: interrupt}
 	for ph, name := range exports {

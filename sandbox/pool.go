@@ -165,7 +165,7 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	c.phase = phaseNone
 	in.requests++
 	p.release(in, err == nil)
-	p.g.served.Add(1)
+	p.g.c.served.Add(1)
 	if err != nil {
 		return 0, p.g.guestError(err, in.state.stderr.String(), false)
 	}
@@ -234,7 +234,7 @@ func (p *Pool) release(in *instance, ok bool) {
 	g.releaseSlot()
 	if !keep {
 		if ok && recycle {
-			g.recycled.Add(1)
+			g.c.recycled.Add(1)
 		}
 		in.close(context.Background())
 	}
