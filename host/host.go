@@ -33,11 +33,11 @@ var Version = "dev"
 // Host serves the sites of a config. It is safe for concurrent use; Reload
 // swaps the config while requests are in flight.
 type Host struct {
-	log     zerolog.Logger
-	rt      *sandbox.Runtime
-	state   atomic.Pointer[state]
+	log      zerolog.Logger
+	rt       *sandbox.Runtime
+	state    atomic.Pointer[state]
 	counters *metrics // survive reloads
-	reqID   requestIDs
+	reqID    requestIDs
 
 	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
 	draining atomic.Bool                     // Shutdown started: /readyz says 503

@@ -55,8 +55,8 @@ type Group struct {
 	stop    chan struct{}
 	roots   []*os.Root // the apps' preopens, closed with the group
 
-	inUse, queued              atomic.Int64
-	c *Counters
+	inUse, queued atomic.Int64
+	c             *Counters
 }
 
 // NewGroup creates a daemon group. Close it when done.
