@@ -3,7 +3,6 @@ package host
 import (
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -95,7 +94,7 @@ func remoteAddr(r *http.Request) netip.Addr {
 func (s *site) location(p string) (access *accessRule, passAuth bool) {
 	first := true
 	for _, l := range s.locations {
-		if !underPrefix(p, l.prefix) {
+		if !sites.UnderPrefix(p, l.prefix) {
 			continue
 		}
 		if first {
@@ -113,7 +112,7 @@ func (s *site) location(p string) (access *accessRule, passAuth bool) {
 func (s *site) directory(fsPath string) (access *accessRule, opts sites.Options) {
 	first := true
 	for _, d := range s.directories {
-		if !(fsPath == d.prefix || strings.HasPrefix(fsPath, d.prefix) && (strings.HasSuffix(d.prefix, string(filepath.Separator)) || fsPath[len(d.prefix)] == filepath.Separator)) {
+		if !sites.UnderDir(fsPath, d.prefix) {
 			continue
 		}
 		if first {
@@ -124,16 +123,6 @@ func (s *site) directory(fsPath string) (access *accessRule, opts sites.Options)
 		}
 	}
 	return nil, opts
-}
-
-// underPrefix matches a URL prefix on segment boundaries: "/admin/" and
-// "/admin" both cover "/admin" and "/admin/x", never "/administrator".
-func underPrefix(p, prefix string) bool {
-	prefix = strings.TrimSuffix(prefix, "/")
-	if prefix == "" {
-		return true
-	}
-	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
 }
 
 func newAccessRules(locs []*sites.Location, dirs []*sites.Directory) (l, d []*accessRule) {

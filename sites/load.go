@@ -625,7 +625,7 @@ func (l *loader) apps(s *Site, raw []*rawApp, ap path, groups map[string]*Group)
 			if problem := checkURLPath(m); problem != "" {
 				l.errorf(mp, "mount %q %s", m, problem)
 			} else {
-				a.Mount = trimSlash(m)
+				a.Mount = TrimSlash(m)
 				if other, dup := mounts[a.Mount]; dup {
 					l.errorf(mp, "mount %q is already used by app %q", a.Mount, other)
 				} else {
@@ -937,14 +937,6 @@ func (l *loader) options(v any, p path) Options {
 		}
 	}
 	return o
-}
-
-// trimSlash drops a trailing slash, except from "/" itself.
-func trimSlash(u string) string {
-	if len(u) > 1 {
-		return strings.TrimSuffix(u, "/")
-	}
-	return u
 }
 
 // checkURLPath returns what is wrong with a mount or URL prefix, or "".

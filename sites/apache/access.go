@@ -52,7 +52,7 @@ func ruleAt(st *site, at string, d *Directive, loc bool) *rule {
 		list = &st.locs
 	}
 	for _, r := range *list {
-		if r.at == at || loc && trimSlash(r.at) == trimSlash(at) {
+		if r.at == at || loc && sites.TrimSlash(r.at) == sites.TrimSlash(at) {
 			return r
 		}
 	}
@@ -161,7 +161,7 @@ func (t *translator) protectApps(st *site) {
 		}
 		decided := false
 		for _, b := range t.blocksOf(st, "location") {
-			if acc := st.access[b]; acc != nil && acc.require != nil && underPrefix(a.mount, b.arg()) {
+			if acc := st.access[b]; acc != nil && acc.require != nil && sites.UnderPrefix(a.mount, b.arg()) {
 				t.approximated(from.d, "the <Location> at %s:%d decides who reaches app %q, as in Apache", b.d.File, b.d.Line, a.name)
 				decided = true
 			}
@@ -473,7 +473,7 @@ func (t *translator) provider(st *site, b *block, authType, providers, user, gro
 	}
 	if target == nil && b.kind == "location" {
 		for _, a := range st.apps {
-			if underPrefix(b.arg(), a.mount) && (target == nil || len(a.mount) > len(target.mount)) {
+			if sites.UnderPrefix(b.arg(), a.mount) && (target == nil || len(a.mount) > len(target.mount)) {
 				target = a
 			}
 		}

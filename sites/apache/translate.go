@@ -942,7 +942,7 @@ func (t *translator) apps(st *site) {
 			t.ignored(d, "%q is not an option (name=value)", bad[0])
 			continue
 		}
-		mount := trimSlash(url)
+		mount := sites.TrimSlash(url)
 		if problem := sites.CheckURLPath(mount); problem != "" {
 			t.ignored(d, "mount %q %s", mount, problem)
 			continue
@@ -971,14 +971,6 @@ func (t *translator) inherited(st *site, of func(*scope) []*Directive) []*Direct
 		list = append(list, of(st.inherit)...)
 	}
 	return list
-}
-
-// trimSlash drops a final slash, except from "/".
-func trimSlash(u string) string {
-	if len(u) > 1 {
-		return strings.TrimSuffix(u, "/")
-	}
-	return u
 }
 
 // appSettings applies the per-directory directives that cover an app:
@@ -1062,7 +1054,7 @@ func (t *translator) covering(st *site, a *app, dirsOnly bool) []*Directive {
 	}
 	if !dirsOnly {
 		for _, b := range t.blocksOf(st, "location") {
-			if underPrefix(a.mount, b.arg()) {
+			if sites.UnderPrefix(a.mount, b.arg()) {
 				out = append(out, b.body...)
 			}
 		}
@@ -1087,7 +1079,7 @@ func (t *translator) blocksOf(st *site, kind string) []*block {
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(x, y *block) int { return len(trimSlash(x.arg())) - len(trimSlash(y.arg())) })
+	slices.SortStableFunc(out, func(x, y *block) int { return len(sites.TrimSlash(x.arg())) - len(sites.TrimSlash(y.arg())) })
 	if st.byKind == nil {
 		st.byKind = map[string][]*block{}
 	}
@@ -1123,12 +1115,6 @@ func (t *translator) scriptBlocks(st *site, a *app) []*block {
 func underDir(file, dir string) bool {
 	dir = strings.TrimSuffix(dir, "/")
 	return file == dir || dir == "" || strings.HasPrefix(file, dir+"/")
-}
-
-// underPrefix matches a URL prefix on segment boundaries, as wasgi does.
-func underPrefix(p, prefix string) bool {
-	prefix = strings.TrimSuffix(prefix, "/")
-	return prefix == "" || strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
 }
 
 // setEnv adds a SetEnv to an app's env.
@@ -1239,7 +1225,7 @@ func (t *translator) aliases(st *site) {
 			t.ignored(d, "URL %q %s", url, problem)
 			return
 		}
-		if app, ok := mounts[trimSlash(url)]; ok {
+		if app, ok := mounts[sites.TrimSlash(url)]; ok {
 			t.ignored(d, "URL %s is the mount of app %q, which takes it", url, app)
 			return
 		}
