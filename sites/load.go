@@ -11,6 +11,7 @@ import (
 	"os"
 	slashpath "path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -252,18 +253,40 @@ func expectedShape(k string) string {
 	return ""
 }
 
-// knownKeys lists the keys of each table, for unknown-key suggestions.
-var knownKeys = map[string][]string{
-	"":               {"server", "groups", "site"},
-	"server":         {"listen", "tls", "admin", "cache_dir", "read_header_timeout", "max_body", "shutdown_timeout", "log_format", "access_log", "access_log_file", "auth_cache", "max_connections", "compile"},
-	"server.tls":     {"cert", "key"},
-	"groups.*":       {"instances", "min_instances", "max_requests", "request_timeout", "queue_timeout", "idle_timeout", "memory_limit", "hard_timeout"},
-	"site":           {"name", "hosts", "root", "app", "alias", "directory", "location"},
-	"site.app":       {"name", "mount", "module", "group", "abi", "env", "dirs", "runtime", "wsgi", "python_path", "python_home", "check_password", "groups_for_user"},
-	"site.app.dirs":  {"guest", "host", "mode"},
-	"site.alias":     {"url", "path"},
-	"site.directory": {"path", "require", "options", "auth", "realm"},
-	"site.location":  {"url", "require", "options", "auth", "realm", "pass_authorization"},
+// knownKeys lists the keys of each table, for unknown-key suggestions:
+// the toml tags of rawConfig and the structs below it, so that a key added
+// there is known here too.
+var knownKeys = schemaKeys(reflect.TypeFor[rawConfig](), "", map[string][]string{})
+
+// schemaKeys adds to keys the toml keys of struct type t, the table at
+// path, and those of the tables below it ("groups.*" for the values of a
+// map of tables).
+func schemaKeys(t reflect.Type, path string, keys map[string][]string) map[string][]string {
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		keys[path] = append(keys[path], name)
+		sub := name
+		if path != "" {
+			sub = path + "." + name
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Map {
+			if ft = ft.Elem(); ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			sub += ".*"
+		}
+		if ft.Kind() == reflect.Struct {
+			schemaKeys(ft, sub, keys)
+		}
+	}
+	return keys
 }
 
 // isMapKey reports whether k[i] is a name chosen by the user (a group name
