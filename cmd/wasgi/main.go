@@ -21,8 +21,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
+
+	"github.com/wasgi/wasgi/sandbox"
 
 	"github.com/rs/zerolog"
 
@@ -98,15 +99,7 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 
 func serve(cfg *sites.Config, path string, stderr io.Writer, ready chan<- *host.Host) int {
 	log := host.NewLogger(stderr, cfg.Server.LogFormat)
-	// Guests running wazero machine code cannot be preempted by Go's
-	// scheduler: with GOMAXPROCS = cores, two spinning guests would hold
-	// every P and stall other sites' requests. More Ps than cores lets the
-	// kernel share the CPU, and the sandbox lowers long calls' priority
-	// (docs/PERFORMANCE.md, "Isolation under fire"). GOMAXPROCS in the
-	// environment wins.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(4 * runtime.GOMAXPROCS(0))
-	}
+	sandbox.SetGOMAXPROCS() // guests cannot be preempted: see sandbox/sched.go
 	ctx := context.Background()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
