@@ -134,6 +134,58 @@ const (
 	FuncLog = "log"
 )
 
+// Outbound connections (abi/ABI.md section 4.8): the guest reaches exactly
+// the destinations its app's `outbound` list names, by name and port; the
+// host resolves, checks, connects, and for a tls:// entry does TLS itself.
+// Every call is bounded by the running call's deadline (the request's,
+// _initialize's, a one-shot run's) and works in every export.
+const (
+	// FuncNetConnect is `net_connect(addr, addr_len, info) -> i32`: opens a
+	// connection to addr ("host:port", "[v6]:port"), which must match an
+	// entry of the app's outbound list, and returns its handle (> 0). The
+	// host writes 4 bytes at info: a little-endian u32 of NetTLS and other
+	// flags. Errors: [ErrDenied], [ErrConnect], [ErrTooManyConns],
+	// [ErrTimeout].
+	FuncNetConnect = "net_connect"
+
+	// FuncNetRead is `net_read(handle, buf, len, timeout_ms) -> i32`: reads
+	// up to len bytes into buf, returning how many (> 0), 0 at the end of
+	// the stream, or [ErrTimeout] (nothing read within timeout_ms; the
+	// connection stays usable), [ErrIO], [ErrBadHandle].
+	FuncNetRead = "net_read"
+
+	// FuncNetWrite is `net_write(handle, buf, len, timeout_ms) -> i32`:
+	// sends buf[0:len], returning len, or the bytes sent before the
+	// timeout, or [ErrTimeout] when none were, [ErrIO], [ErrBadHandle].
+	FuncNetWrite = "net_write"
+
+	// FuncNetShutdown is `net_shutdown(handle) -> i32`: closes the write
+	// side (the peer reads the end of the stream); 0, [ErrIO] or
+	// [ErrBadHandle].
+	FuncNetShutdown = "net_shutdown"
+
+	// FuncNetClose is `net_close(handle) -> i32`: closes the connection
+	// and frees the handle; 0 or [ErrBadHandle]. Connections still open
+	// when the instance ends are closed by the host.
+	FuncNetClose = "net_close"
+)
+
+// Timeouts of [FuncNetRead] and [FuncNetWrite], in milliseconds: a value
+// > 0 waits at most that long, capped by the call's deadline.
+const (
+	// NetWaitDeadline waits as long as the running call's deadline allows.
+	NetWaitDeadline int32 = -1
+	// NetPoll does not wait (a read returns what is already there).
+	NetPoll int32 = 0
+)
+
+// Flags [FuncNetConnect] writes at info.
+const (
+	// NetTLS: the entry is tls://: the host did the TLS handshake
+	// (verified, with SNI), and the guest reads and writes plaintext.
+	NetTLS uint32 = 1
+)
+
 // Negative results of host imports. A result >= 0 is a success.
 const (
 	// ErrNotAllowed: the import makes no sense in this call, e.g.
@@ -156,6 +208,22 @@ const (
 	// ErrBodyTooLarge: the request body is larger than the server's
 	// max_body. The host answers 413 if no response was started.
 	ErrBodyTooLarge int32 = -7
+	// ErrDenied: net_connect to a destination the app's outbound list does
+	// not name, or that resolves to an address the host refuses
+	// (loopback, link-local, metadata, unspecified, its own listeners)
+	// unless the entry names that address literally.
+	ErrDenied int32 = -8
+	// ErrTimeout: a net_ call's timeout passed, or the call's deadline.
+	ErrTimeout int32 = -9
+	// ErrConnect: the destination is allowed but could not be reached:
+	// no address, refused, unreachable, or a TLS handshake that failed
+	// (certificate not trusted, wrong name).
+	ErrConnect int32 = -10
+	// ErrTooManyConns: the instance or the app holds its limit of open
+	// connections (outbound_limit, outbound_app_limit).
+	ErrTooManyConns int32 = -11
+	// ErrBadHandle: not a connection this instance has open.
+	ErrBadHandle int32 = -12
 )
 
 // Results of [FuncCheckPassword], as in mod_wsgi's check_password.

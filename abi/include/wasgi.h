@@ -26,6 +26,18 @@
 #define WASGI_ERR_INVALID_HEADER  (-5)
 #define WASGI_ERR_IO              (-6) /* the client is gone */
 #define WASGI_ERR_BODY_TOO_LARGE  (-7) /* over the server's max_body */
+#define WASGI_ERR_DENIED          (-8)  /* not in the app's outbound list, or a refused address */
+#define WASGI_ERR_TIMEOUT         (-9)  /* a net_ call's timeout or the call's deadline passed */
+#define WASGI_ERR_CONNECT         (-10) /* allowed, but unreachable or the TLS handshake failed */
+#define WASGI_ERR_TOO_MANY_CONNS  (-11) /* outbound_limit or outbound_app_limit reached */
+#define WASGI_ERR_BAD_HANDLE      (-12) /* not an open connection of this instance */
+
+/* Timeouts of wasgi_net_read and wasgi_net_write, besides milliseconds > 0. */
+#define WASGI_NET_WAIT_DEADLINE (-1) /* as long as the call's deadline allows */
+#define WASGI_NET_POLL          0    /* do not wait */
+
+/* Flags wasgi_net_connect writes at info. */
+#define WASGI_NET_TLS 1u /* a tls:// entry: the host did TLS, the guest sees plaintext */
 
 /* Results of wasgi_check_password. */
 #define WASGI_AUTH_OK           1
@@ -56,6 +68,17 @@ WASGI_IMPORT("auth_password") int32_t wasgi_auth_password(uint8_t *buf, uint32_t
 WASGI_IMPORT("auth_groups") int32_t wasgi_auth_groups(const char *buf, uint32_t len);
 /* Into the host's log, tagged with the site and app. */
 WASGI_IMPORT("log") void wasgi_log(int32_t level, const char *buf, uint32_t len);
+
+/* Outbound connections to the app's `outbound` entries ("host:port"):
+ * a handle > 0 or an error; *info gets WASGI_NET_TLS for a tls:// entry. */
+WASGI_IMPORT("net_connect") int32_t wasgi_net_connect(const char *addr, uint32_t len, uint32_t *info);
+/* > 0 bytes read, 0 at the end of the stream, < 0 an error. */
+WASGI_IMPORT("net_read") int32_t wasgi_net_read(int32_t handle, uint8_t *buf, uint32_t len, int32_t timeout_ms);
+/* The bytes sent (len unless the timeout passed), or an error. */
+WASGI_IMPORT("net_write") int32_t wasgi_net_write(int32_t handle, const uint8_t *buf, uint32_t len, int32_t timeout_ms);
+/* Closes the write side: the peer reads the end of the stream. */
+WASGI_IMPORT("net_shutdown") int32_t wasgi_net_shutdown(int32_t handle);
+WASGI_IMPORT("net_close") int32_t wasgi_net_close(int32_t handle);
 
 /*
  * Exports an app defines (the first is required):
