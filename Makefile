@@ -20,6 +20,7 @@ c-examples:
 	mkdir -p examples/build
 	$(CLANG) --target=wasm32-wasi -mexec-model=reactor -O2 -I abi/include -o examples/build/c-hello.wasm examples/c-hello/hello.c
 	$(CLANG) --target=wasm32-wasi -O2 -o examples/build/c-hello-cgi.wasm examples/c-hello/cgi.c
+	$(CLANG) --target=wasm32-wasi -mexec-model=reactor -O2 -I abi/include -o examples/build/c-outbound.wasm examples/c-outbound/proxy.c
 
 run:
 	$(GO) run ./examples/run

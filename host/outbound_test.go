@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasgi/wasgi/internal/testsvc"
 	"github.com/wasgi/wasgi/internal/testwait"
+	"github.com/wasgi/wasgi/internal/testwasm"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -347,5 +348,47 @@ func TestOutboundRedis(t *testing.T) {
 	code, body := get(t, th, "/redis?v=red&addr="+url.QueryEscape(ep.Addr)+"&pw="+url.QueryEscape(ep.Password))
 	if code != 200 || body != "redis got red" {
 		t.Fatalf("/redis: %d %q", code, body)
+	}
+}
+
+// TestOutboundC: the C example reaches a backend through wasgi.h's net
+// functions, and gets a clear answer when the backend is not listed.
+func TestOutboundC(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "backend saw %s", r.URL.Path)
+	}))
+	t.Cleanup(backend.Close)
+	addr := backend.Listener.Addr().String()
+	module := testwasm.BuildC(t, "examples/c-outbound/proxy.c", true)
+	text := fmt.Sprintf(`
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+[[site]]
+name = "c"
+hosts = ["c.test"]
+  [[site.app]]
+  name = "proxy"
+  mount = "/"
+  module = %q
+  env = { BACKEND = %q }
+  outbound = ["tcp://%s"]
+[[site]]
+name = "unlisted"
+hosts = ["unlisted.test"]
+  [[site.app]]
+  name = "proxy"
+  mount = "/"
+  module = %q
+  env = { BACKEND = %q }
+`, module, addr, addr, module, addr)
+	th := startHost(t, text)
+	resp, body := th.do(t, "GET", "c.test", "/some/path", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "HTTP/1.0 200 OK") || !strings.HasSuffix(body, "backend saw /some/path") {
+		t.Fatalf("through the C proxy: %d %q", resp.StatusCode, body)
+	}
+	resp, body = th.do(t, "GET", "unlisted.test", "/", nil)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "not in this app's outbound list") {
+		t.Fatalf("an app without the entry: %d %q", resp.StatusCode, body)
 	}
 }
