@@ -102,15 +102,10 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 func (h *Host) buildEnv() buildEnv { return buildEnv{metrics: h.counters, own: h.ownAddr} }
 
 // ownAddr names h's listener at ap: "admin", "public", or "" for none;
-// as opened or as configured. A listener on an unspecified address
-// (0.0.0.0, [::]) owns its port on every address of the machine. No guest
-// may connect to the admin listener; to a public one only through an
-// entry naming the address literally (sandbox.Outbound.Own).
+// as opened or as configured. No guest may connect to the admin
+// listener; to a public one only through an entry naming the address
+// literally (sandbox.Outbound.Own).
 func (h *Host) ownAddr(ap netip.AddrPort) string {
-	type listener struct {
-		addr net.Addr
-		kind string
-	}
 	var ls []listener
 	h.mu.Lock()
 	for _, a := range h.addrs {
@@ -121,17 +116,38 @@ func (h *Host) ownAddr(ap netip.AddrPort) string {
 	}
 	h.mu.Unlock()
 	if s := h.state.Load(); s != nil {
-		for _, c := range s.cfg.Server.Listen {
-			if a, err := net.ResolveTCPAddr("tcp", c); err == nil {
-				ls = append(ls, listener{a, "public"})
-			}
-		}
-		if s.cfg.Server.Admin != "" {
-			if a, err := net.ResolveTCPAddr("tcp", s.cfg.Server.Admin); err == nil {
-				ls = append(ls, listener{a, "admin"})
-			}
+		ls = append(ls, configListeners(s.cfg)...)
+	}
+	return ownListener(ls, ap)
+}
+
+// listener is one of wasgi's listening addresses and its kind, "public"
+// or "admin".
+type listener struct {
+	addr net.Addr
+	kind string
+}
+
+// configListeners are the listen and admin addresses cfg names.
+func configListeners(cfg *sites.Config) []listener {
+	var ls []listener
+	for _, c := range cfg.Server.Listen {
+		if a, err := net.ResolveTCPAddr("tcp", c); err == nil {
+			ls = append(ls, listener{a, "public"})
 		}
 	}
+	if cfg.Server.Admin != "" {
+		if a, err := net.ResolveTCPAddr("tcp", cfg.Server.Admin); err == nil {
+			ls = append(ls, listener{a, "admin"})
+		}
+	}
+	return ls
+}
+
+// ownListener names the listener of ls at ap ("admin" over "public"), or
+// "". A listener on an unspecified address (0.0.0.0, [::]) owns its port
+// on every address of the machine.
+func ownListener(ls []listener, ap netip.AddrPort) string {
 	ip := ap.Addr().Unmap()
 	var local []netip.Addr // the machine's addresses, read once if needed
 	found := ""
