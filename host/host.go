@@ -157,6 +157,9 @@ func (h *Host) Listen() error {
 		if cfg.MaxConnections > 0 {
 			ln = newLimitListener(ln, cfg.MaxConnections)
 		}
+		if cfg.TLS == nil {
+			ln = headListener{ln} // see framing.go
+		}
 		srv := h.newServer(cfg, h)
 		if cfg.TLS != nil {
 			srv.TLSConfig = &tls.Config{
@@ -232,6 +235,10 @@ func (h *Host) newServer(cfg sites.Server, handler http.Handler) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(httpErrorLog{h.log}, "", 0),
+		ConnContext:       withHeadConn,
+		// "OPTIONS *" reaches ServeHTTP like any request: net/http would
+		// answer it itself, past the framing checks.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 
@@ -277,11 +284,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release()
 
-	if len(r.TransferEncoding) > 0 && r.ProtoMajor == 1 {
-		// net/http drops a Content-Length sent beside Transfer-Encoding
-		// (RFC 9112 6.3); a proxy in front may have framed the request by
-		// that Content-Length. Closing after this response means nothing
-		// read after the chunked body is ever taken as a new request.
+	seen, framingErr := framingOf(r)
+	if framingErr != nil || r.ProtoMajor == 1 && (len(r.TransferEncoding) > 0 || r.ProtoMinor == 0 && !seen) {
+		// Nothing read after this request is taken as a new one (see
+		// framing.go): not after ambiguous framing; not after a chunked
+		// body, whose Content-Length net/http dropped and a proxy in front
+		// may have framed it by; not after an HTTP/1.0 request whose
+		// Transfer-Encoding, dropped by net/http, was never seen.
 		w.Header().Set("Connection", "close")
 	}
 	q := &request{id: requestID(r.Header.Get("X-Request-Id"))}
@@ -300,9 +309,18 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.access.log(r, q, st, rt, lw, time.Since(start))
 	}()
 
+	if framingErr != nil {
+		h.fail(lw, r, q, http.StatusBadRequest, framingErr)
+		return
+	}
 	st = s.vhosts.lookup(r.Host)
 	if st == nil {
 		h.fail(lw, r, q, http.StatusMisdirectedRequest, nil)
+		return
+	}
+	if r.RequestURI == "*" && r.Method == http.MethodOptions {
+		lw.Header().Set("Content-Length", "0") // as net/http answers it
+		lw.WriteHeader(http.StatusOK)
 		return
 	}
 	if strings.Contains(r.URL.EscapedPath(), "%2") && hasEncodedSlash(r.URL.EscapedPath()) {
