@@ -323,7 +323,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lw.WriteHeader(http.StatusOK)
 		return
 	}
-	if strings.Contains(r.URL.EscapedPath(), "%2") && hasEncodedSlash(r.URL.EscapedPath()) {
+	if hasEncodedSlash(targetPath(r.RequestURI)) {
 		h.fail(lw, r, q, http.StatusBadRequest, errors.New("encoded slash in path"))
 		return
 	}
@@ -360,6 +360,26 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serveAlias(lw, r, q, s, st, rt.alias, p, loc)
 }
 
+// targetPath is the path of a raw request target, as the client sent it:
+// what comes before any '?' (an absolute-form target keeps its scheme and
+// authority, which hold no "%2F" either).
+//
+// The encoded-slash rule reads the raw target, never r.URL.EscapedPath():
+// that returns RawPath only when it is a valid encoding of Path, and
+// otherwise re-encodes Path, in which every %2F has already become a "/".
+// One byte that Go's encoder escapes (a quote, a brace, raw UTF-8),
+// anywhere in the path, would turn the rule off.
+func targetPath(requestURI string) string {
+	if i := strings.IndexByte(requestURI, '?'); i >= 0 {
+		return requestURI[:i]
+	}
+	return requestURI
+}
+
+// hasEncodedSlash reports a "%2F" or "%2f" in a raw path. Decoded, it
+// would be a separator the router and the file system see but the client
+// did not write; apps that need one in a segment are rare, and Apache
+// refuses it too (AllowEncodedSlashes Off).
 func hasEncodedSlash(p string) bool {
 	for i := 0; i+2 < len(p); i++ {
 		if p[i] == '%' && p[i+1] == '2' && (p[i+2] == 'f' || p[i+2] == 'F') {
