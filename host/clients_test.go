@@ -228,6 +228,17 @@ func exchangeOn(t *testing.T, conn net.Conn, raw string) []*http.Response {
 	}
 }
 
+// quietSite is one site, quiet.test, serving the test guest at "/".
+const quietSite = `
+[[site]]
+name = "quiet"
+hosts = ["quiet.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+`
+
 // TestAmbiguousFraming: a request whose length two parsers could read
 // differently (RFC 9112 6.1: Transfer-Encoding in HTTP/1.0, or beside
 // Content-Length) gets 400 and the connection is closed, wherever it comes
@@ -240,15 +251,7 @@ func TestAmbiguousFraming(t *testing.T) {
 [server]
 cache_dir = "{cache}"
 access_log = "json"
-
-[[site]]
-name = "quiet"
-hosts = ["quiet.test"]
-  [[site.app]]
-  name = "main"
-  mount = "/"
-  module = "{guest}"
-`)
+`+quietSite)
 	const (
 		smuggled  = "GET /smuggled HTTP/1.1\r\nHost: quiet.test\r\n\r\n"
 		canary    = "GET /canary HTTP/1.1\r\nHost: quiet.test\r\nConnection: close\r\n\r\n"
@@ -328,14 +331,7 @@ func TestAmbiguousFramingOverTLS(t *testing.T) {
 cache_dir = "{cache}"
 access_log = "json"
 tls = { cert = "`+certFile+`", key = "`+keyFile+`" }
-[[site]]
-name = "quiet"
-hosts = ["quiet.test"]
-  [[site.app]]
-  name = "main"
-  mount = "/"
-  module = "{guest}"
-`)
+`+quietSite)
 	dial := func() net.Conn {
 		conn, err := tls.Dial("tcp", strings.TrimPrefix(th.url, "http://"), &tls.Config{RootCAs: pool, ServerName: "tls.test", NextProtos: []string{"http/1.1"}})
 		if err != nil {
