@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzInstrument -fuzztime=60s ./internal/wasmrw
 	$(GO) test -run=NONE -fuzz=FuzzExportGlobals -fuzztime=60s ./internal/wasmrw
 	$(GO) test -run=NONE -fuzz=FuzzBasicCredentials -fuzztime=60s ./host
+	$(GO) test -run=NONE -fuzz=FuzzHeadTracker -fuzztime=60s ./host
 
 clean:
 	rm -rf examples/build wasgi

@@ -246,6 +246,9 @@ func (h *Host) Listen() error {
 		if cfg.MaxConnections > 0 {
 			ln = newLimitListener(ln, cfg.MaxConnections)
 		}
+		if cfg.TLS == nil {
+			ln = headListener{ln} // see framing.go
+		}
 		srv := h.newServer(cfg, h)
 		if cfg.TLS != nil {
 			srv.TLSConfig = &tls.Config{
@@ -321,6 +324,10 @@ func (h *Host) newServer(cfg sites.Server, handler http.Handler) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(httpErrorLog{h.log}, "", 0),
+		ConnContext:       withHeadConn,
+		// "OPTIONS *" reaches ServeHTTP like any request: net/http would
+		// answer it itself, past the framing checks.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 
@@ -366,11 +373,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release()
 
-	if len(r.TransferEncoding) > 0 && r.ProtoMajor == 1 {
-		// net/http drops a Content-Length sent beside Transfer-Encoding
-		// (RFC 9112 6.3); a proxy in front may have framed the request by
-		// that Content-Length. Closing after this response means nothing
-		// read after the chunked body is ever taken as a new request.
+	seen, framingErr := framingOf(r)
+	if framingErr != nil || r.ProtoMajor == 1 && (len(r.TransferEncoding) > 0 || r.ProtoMinor == 0 && !seen) {
+		// Nothing read after this request is taken as a new one (see
+		// framing.go): not after ambiguous framing; not after a chunked
+		// body, whose Content-Length net/http dropped and a proxy in front
+		// may have framed it by; not after an HTTP/1.0 request whose
+		// Transfer-Encoding, dropped by net/http, was never seen.
 		w.Header().Set("Connection", "close")
 	}
 	q := &request{id: requestID(r.Header.Get("X-Request-Id"))}
@@ -389,12 +398,21 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.access.log(r, q, st, rt, lw, time.Since(start))
 	}()
 
+	if framingErr != nil {
+		h.fail(lw, r, q, http.StatusBadRequest, framingErr)
+		return
+	}
 	st = s.vhosts.lookup(r.Host)
 	if st == nil {
 		h.fail(lw, r, q, http.StatusMisdirectedRequest, nil)
 		return
 	}
-	if strings.Contains(r.URL.EscapedPath(), "%2") && hasEncodedSlash(r.URL.EscapedPath()) {
+	if r.RequestURI == "*" && r.Method == http.MethodOptions {
+		lw.Header().Set("Content-Length", "0") // as net/http answers it
+		lw.WriteHeader(http.StatusOK)
+		return
+	}
+	if hasEncodedSlash(targetPath(r.RequestURI)) {
 		h.fail(lw, r, q, http.StatusBadRequest, errors.New("encoded slash in path"))
 		return
 	}
@@ -431,6 +449,26 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serveAlias(lw, r, q, s, st, rt.alias, p, loc)
 }
 
+// targetPath is the path of a raw request target, as the client sent it:
+// what comes before any '?' (an absolute-form target keeps its scheme and
+// authority, which hold no "%2F" either).
+//
+// The encoded-slash rule reads the raw target, never r.URL.EscapedPath():
+// that returns RawPath only when it is a valid encoding of Path, and
+// otherwise re-encodes Path, in which every %2F has already become a "/".
+// One byte that Go's encoder escapes (a quote, a brace, raw UTF-8),
+// anywhere in the path, would turn the rule off.
+func targetPath(requestURI string) string {
+	if i := strings.IndexByte(requestURI, '?'); i >= 0 {
+		return requestURI[:i]
+	}
+	return requestURI
+}
+
+// hasEncodedSlash reports a "%2F" or "%2f" in a raw path. Decoded, it
+// would be a separator the router and the file system see but the client
+// did not write; apps that need one in a segment are rare, and Apache
+// refuses it too (AllowEncodedSlashes Off).
 func hasEncodedSlash(p string) bool {
 	for i := 0; i+2 < len(p); i++ {
 		if p[i] == '%' && p[i+1] == '2' && (p[i+2] == 'f' || p[i+2] == 'F') {

@@ -268,12 +268,56 @@ func TestScriptNameAndPathInfo(t *testing.T) {
 	}
 }
 
+// TestBadPaths: an encoded slash anywhere in the path of the raw request
+// target, or a NUL, is 400, whatever else the target holds. Each target
+// here is sent as is: a byte that Go's URL encoder would escape (a quote,
+// raw UTF-8, a brace) made the check read a re-encoded path, in which the
+// %2F had already become a separator, and route by it (issue 19, defect 3).
 func TestBadPaths(t *testing.T) {
 	th := startHost(t, twoSites)
-	for _, target := range []string{"/env%2Fx", "/env/%2f..%2f", "/env/%00", "/env/a%00b"} {
-		if status, _ := th.rawGet(t, "alpha.test", target); status != http.StatusBadRequest {
-			t.Errorf("%s: status %d, want 400", target, status)
-		}
+	for _, target := range []string{
+		"/env%2Fx",
+		"/env/%2f..%2f",
+		"/env/%00",
+		"/env/a%00b",
+		`/env%2Fx"`,
+		"/env%2Fx<",
+		"/env%2Fx>",
+		`/env%2Fx\`,
+		"/env%2Fx^",
+		"/env%2Fx`",
+		"/env%2Fx{",
+		"/env%2Fx|",
+		"/env%2Fx}",
+		"/é/env%2Fx",
+		"/\x80/env%2Fx",
+		`/env%2f"x`,
+		`/mysite%2Fenv"`,
+		`/mysite"%2Fenv`,
+		"/mysite%2Fenv/日本",
+		`/env"/%2F?q=1`,
+		`http://alpha.test/env%2Fx"`,
+		"/env%2Fx#é",
+	} {
+		t.Run(target, func(t *testing.T) {
+			if status, body := th.rawGet(t, "alpha.test", target); status != http.StatusBadRequest {
+				t.Errorf("status %d, want 400 (%.80q)", status, body)
+			}
+		})
+	}
+	// A %2F in the query is data, not a path.
+	if status, _ := th.rawGet(t, "alpha.test", `/env"?q=%2F`); status != 200 {
+		t.Errorf("%%2F in the query: status %d, want 200", status)
+	}
+
+	// Under a static alias, the same targets would open a file.
+	st := staticSite(t)
+	for _, target := range []string{"/static%2F파일.txt", "/static%2Fsub/page.txt{", "/static/sub%2Fpage.txt|", `/static%2Fhello.txt"`} {
+		t.Run(target, func(t *testing.T) {
+			if status, body := st.rawGet(t, "any.test", target); status != http.StatusBadRequest {
+				t.Errorf("status %d, want 400 (%.80q)", status, body)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"io"
 	"net"
 	"sync"
 )
@@ -51,3 +52,13 @@ func (c *limitConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// ReadFrom lets net/http reach the TCP connection's own ReadFrom, which is
+// sendfile for static files: embedding net.Conn hides it.
+func (c *limitConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Conn, r) }
+
+// Interface guards: net/http uses sendfile only through io.ReaderFrom.
+var (
+	_ io.ReaderFrom = (*limitConn)(nil)
+	_ io.ReaderFrom = (*headConn)(nil)
+)

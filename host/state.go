@@ -322,7 +322,7 @@ func (s *state) close(ctx context.Context) {
 			g.Close(ctx)
 		}
 		for _, a := range s.aliases {
-			a.root.Close()
+			a.close()
 		}
 		if s.accessFile != nil {
 			s.accessFile.Close()

@@ -24,6 +24,7 @@ type alias struct {
 	url  string
 	path string   // absolute folder, or the file itself
 	root *os.Root // the folder, or the file's folder: nothing above it is reachable
+	dir  *os.File // the same folder, where openNoFollow starts
 	file bool
 }
 
@@ -36,7 +37,17 @@ func openAlias(url, p string, file bool) (*alias, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alias %s: %w", url, err)
 	}
-	return &alias{url: url, path: p, root: root, file: file}, nil
+	d, err := os.Open(dir)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("alias %s: %w", url, err)
+	}
+	return &alias{url: url, path: p, root: root, dir: d, file: file}, nil
+}
+
+func (a *alias) close() {
+	a.dir.Close()
+	a.root.Close()
 }
 
 // resolve maps a cleaned URL path under the alias to the name to open in
@@ -64,9 +75,10 @@ func (a *alias) resolve(p string) (rel, fsPath string, ok bool) {
 // serveAlias serves a static file under an alias. p is the cleaned URL
 // path; loc is the location rule that already admitted the request, if any.
 //
-// Files are opened through an os.Root: "..", absolute symlinks and symlinks
-// that climb out of the alias folder fail to open, so no byte outside it is
-// ever served, unless the directory rule has FollowSymLinks.
+// Files are opened without following any symbolic link (openNoFollow), so
+// no byte outside the alias folder is ever served and the file served is
+// the one at fsPath, whose directory rules admitted it; unless the
+// directory rule has FollowSymLinks, which follows links anywhere.
 func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, st *site, a *alias, p string, loc *accessRule) {
 	if !a.file && p+"/" == a.url {
 		redirectSlash(w, r, p)
@@ -91,10 +103,7 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 		if opts.FollowSymLinks {
 			return os.Open(filepath.Join(a.root.Name(), filepath.FromSlash(name)))
 		}
-		if err := noSymlinks(a.root, name); err != nil {
-			return nil, err
-		}
-		return a.root.Open(name)
+		return a.openNoFollow(name)
 	}
 	f, err := open(rel)
 	if err != nil {
@@ -146,33 +155,6 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 		}
 	}
 	serveFile(w, r, f, fi, fi.Name(), "")
-}
-
-// errSymlink refuses a path through a symbolic link (403).
-var errSymlink = errors.New("symbolic link not followed without FollowSymLinks")
-
-// noSymlinks refuses a name any component of which is a symbolic link, as
-// Apache does without Options FollowSymLinks. os.Root already refuses links
-// that leave the root; this also refuses links inside it, which would let
-// "static/pub -> private" bypass a directory rule on static/private.
-func noSymlinks(root *os.Root, name string) error {
-	name = strings.TrimSuffix(name, "/")
-	if name == "." || name == "" {
-		return nil
-	}
-	for i := 0; i <= len(name); i++ {
-		if i < len(name) && name[i] != '/' {
-			continue
-		}
-		fi, err := root.Lstat(name[:i])
-		if err != nil {
-			return err
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			return errSymlink
-		}
-	}
-	return nil
 }
 
 // staticMinRate is the slowest a client may read a static file, in bytes

@@ -12,7 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wasgi/wasgi/sites"
 )
@@ -518,6 +521,149 @@ func TestRedirectNeverLeavesTheHost(t *testing.T) {
 		loc := resp.Header.Get("Location")
 		if resp.StatusCode != 301 || !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.Contains(loc, "evil") {
 			t.Errorf("%s: %d Location %q", target, resp.StatusCode, loc)
+		}
+	}
+}
+
+// TestAliasNeverFollowsARacingLink: an app's rw folder (files/uploads) is
+// also under an alias, so whoever writes there (the guest, or here a
+// goroutine of the test, which is the same attacker) can swap a file for a
+// link into a denied or a protected folder while clients fetch it. Checking
+// the path for links and then opening it left a window: the denied and the
+// protected file were served, ~1% of the requests (issue 19, defect 5).
+// Files are now opened one component at a time without following links,
+// so the body is the regular file's, or a 403 or 404, never the secret.
+func TestAliasNeverFollowsARacingLink(t *testing.T) {
+	root := t.TempDir()
+	const (
+		regular   = "just an upload"
+		denied    = "DENIED-FILE-CONTENT"
+		protected = "PROTECTED-FILE-CONTENT"
+	)
+	for name, content := range map[string]string{
+		"files/private/secret.txt": denied,
+		"files/protected/p.txt":    protected,
+		"files/uploads/s.txt":      regular,
+	} {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uploads := filepath.Join(root, "files", "uploads")
+	th := startHost(t, `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+
+[[site]]
+name = "race"
+hosts = ["*"]
+root = "`+root+`"
+  [[site.app]]
+  name = "main"
+  mount = "/app"
+  module = "{guest}"
+  dirs = [ { guest = "/uploads", host = "`+uploads+`", mode = "rw" } ]
+  [[site.alias]]
+  url = "/files/"
+  path = "files/"
+  [[site.directory]]
+  path = "files/"
+  require = ["all granted"]
+  [[site.directory]]
+  path = "files/private"
+  require = ["all denied"]
+  [[site.directory]]
+  path = "files/protected"
+  auth = "main"
+  require = ["valid-user"]
+`)
+	// Without the race, each is refused or served as it should be.
+	for target, want := range map[string]int{"/files/private/secret.txt": 403, "/files/protected/p.txt": 401, "/files/uploads/s.txt": 200} {
+		if resp, body := th.do(t, "GET", "race.test", target, nil); resp.StatusCode != want {
+			t.Fatalf("%s: %d (%q), want %d", target, resp.StatusCode, body, want)
+		}
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the attacker: s.txt becomes a link, then a file again, over and over
+		defer wg.Done()
+		link, file := filepath.Join(uploads, ".link"), filepath.Join(uploads, ".file")
+		target := filepath.Join(uploads, "s.txt")
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			to := "../private/secret.txt"
+			if i%2 == 1 {
+				to = "../protected/p.txt"
+			}
+			os.Remove(link)
+			if err := os.Symlink(to, link); err == nil {
+				os.Rename(link, target)
+			}
+			if err := os.WriteFile(file, []byte(regular), 0o644); err == nil {
+				os.Rename(file, target)
+			}
+		}
+	}()
+
+	const maxRequests = 20000
+	deadline := time.Now().Add(5 * time.Second) // bounds the load; nothing is timed
+	var (
+		mu     sync.Mutex
+		counts = map[string]int{}
+		total  atomic.Int64
+	)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
+	var fetchers sync.WaitGroup
+	for range 2 {
+		fetchers.Add(1)
+		go func() {
+			defer fetchers.Done()
+			for total.Add(1) <= maxRequests && time.Now().Before(deadline) {
+				resp, err := client.Get(th.url + "/files/uploads/s.txt")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				key := fmt.Sprint(resp.StatusCode)
+				switch {
+				case strings.Contains(string(b), denied):
+					key = "LEAK denied"
+				case strings.Contains(string(b), protected):
+					key = "LEAK protected"
+				case resp.StatusCode == 200 && string(b) != regular:
+					key = fmt.Sprintf("200 %.40q", b) // a torn or empty file: the race ran
+				}
+				mu.Lock()
+				counts[key]++
+				mu.Unlock()
+			}
+		}()
+	}
+	fetchers.Wait()
+	close(stop)
+	wg.Wait()
+	t.Logf("outcomes: %v", counts)
+	if n := counts["LEAK denied"] + counts["LEAK protected"]; n > 0 {
+		t.Fatalf("%d responses leaked a denied or protected file: %v", n, counts)
+	}
+	// The load ran and the race was real: the file was seen, and so was the link.
+	if counts["200"] == 0 || counts["403"] == 0 {
+		t.Fatalf("the race did not run both ways: %v", counts)
+	}
+	for k := range counts {
+		if k != "200" && k != "403" && k != "404" && !strings.HasPrefix(k, "200 ") {
+			t.Fatalf("unexpected outcome %q: %v", k, counts)
 		}
 	}
 }
