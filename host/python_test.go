@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -435,5 +436,55 @@ sys.exit(4)`, "a", "b")
 	out, _, code = run(`{"a": [1, 2]}`, "-m", "json.tool", "--compact")
 	if code != 0 || out != "{\"a\":[1,2]}\n" {
 		t.Fatalf("run -m json.tool: exit %d, stdout %q", code, out)
+	}
+}
+
+// TestManage: wasgi manage runs manage.py from the app's python_path in
+// the app's sandbox (its env), with the caller's stdin and stdout, and
+// passes the exit status through.
+func TestManage(t *testing.T) {
+	pythonRuntime(t)
+	root := testwasm.Root(t)
+	cfg, err := sites.Parse(filepath.Join(root, "wasgi.toml"), []byte(strings.ReplaceAll(`
+[[site]]
+name = "mysite"
+hosts = ["mysite.test"]
+root = "{root}"
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "manage:application"
+  python_path = ["testdata/python/manage"]
+  env = { DJANGO_SETTINGS_MODULE = "mysite.settings" }
+[[site]]
+name = "go"
+hosts = ["go.test"]
+root = "{root}"
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "`+testwasm.Build(t, "examples/hello")+`"
+`, "{root}", root)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.CacheDir = testwasm.CacheDir(t)
+	var out, errb strings.Builder
+	code, err := Manage(context.Background(), cfg, "mysite", []string{"migrate", "read", "exit=3"}, RunOptions{
+		Stdin: strings.NewReader("typed\n"), Stdout: &out, Stderr: &errb, Log: zerolog.Nop(),
+	})
+	if err != nil || code != 3 {
+		t.Fatalf("manage: %d, %v; stderr %s", code, err, errb.String())
+	}
+	want := "argv ['migrate', 'read', 'exit=3']\nsettings mysite.settings\nstdin typed\n"
+	if out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+	if _, err := Manage(context.Background(), cfg, "go/main", nil, RunOptions{Log: zerolog.Nop()}); !errors.Is(err, ErrNoManagePy) {
+		t.Fatalf("manage of a Go app: %v", err)
+	}
+	if _, err := Manage(context.Background(), cfg, "nosuch", nil, RunOptions{Log: zerolog.Nop()}); err == nil || !strings.Contains(err.Error(), `no site "nosuch"`) {
+		t.Fatalf("manage of an unknown site: %v", err)
 	}
 }

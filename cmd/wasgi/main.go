@@ -4,6 +4,8 @@
 //	wasgi serve [-c wasgi.toml]   run the host
 //	wasgi check [-c wasgi.toml]   validate the config and compile every module
 //	wasgi sites [-c wasgi.toml]   print the sites, hosts, mounts and groups
+//	wasgi manage [-c wasgi.toml] SITE/APP ARGS...
+//	                              run a Python app's manage.py in its sandbox
 //	wasgi version                 print the version
 //	wasgi import apache [-o wasgi.toml] httpd.conf...
 //	                              translate Apache + mod_wsgi configuration
@@ -23,11 +25,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/wasgi/wasgi/sandbox"
-
 	"github.com/rs/zerolog"
 
 	"github.com/wasgi/wasgi/host"
+	"github.com/wasgi/wasgi/sandbox"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -39,6 +40,8 @@ commands:
   serve    run the host
   check    validate the config and compile every module
   sites    print the sites, hosts, mounts, aliases and groups
+  manage   run a Python app's manage.py in the app's own sandbox:
+           wasgi manage [-c wasgi.toml] [-timeout 0] SITE/APP migrate
   version  print the version
   import   translate Apache + mod_wsgi configuration:
            wasgi import apache [-o wasgi.toml] httpd.conf...
@@ -58,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 	fs := flag.NewFlagSet("wasgi "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("c", "wasgi.toml", "config file")
+	timeout := fs.Duration("timeout", 0, "manage: stop the command after this long (0: never)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -66,6 +70,15 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 		fmt.Fprintln(stdout, "wasgi", host.Version)
 		return 0
 	case "serve", "check", "sites":
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "wasgi %s: unexpected arguments %q\n", cmd, fs.Args())
+			return 2
+		}
+	case "manage":
+		if fs.NArg() == 0 {
+			fmt.Fprint(stderr, "usage: wasgi manage [-c wasgi.toml] [-timeout 0] SITE/APP [manage.py arguments...]\n")
+			return 2
+		}
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -79,6 +92,16 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 		return 1
 	}
 	switch cmd {
+	case "manage":
+		log := host.NewLogger(stderr, "console").Level(zerolog.WarnLevel)
+		code, err := host.Manage(context.Background(), cfg, fs.Arg(0), fs.Args()[1:], host.RunOptions{
+			Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Timeout: *timeout, Log: log,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "wasgi manage: %v\n", err)
+			return 1
+		}
+		return code
 	case "sites":
 		if err := cfg.WriteTable(stdout); err != nil {
 			fmt.Fprintln(stderr, err)
