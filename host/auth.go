@@ -30,7 +30,7 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 	case granted:
 		return true
 	case denied:
-		h.fail(w, r, q, http.StatusForbidden, nil)
+		h.fail(w, r, q, refuse(http.StatusForbidden, nil))
 		return false
 	}
 	user, password, ok := basicCredentials(r)
@@ -40,14 +40,13 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 	}
 	provider := st.apps[rule.auth]
 	if provider == nil { // config validation makes this unreachable
-		h.fail(w, r, q, http.StatusInternalServerError, nil)
+		h.fail(w, r, q, refuse(http.StatusInternalServerError, nil))
 		return false
 	}
 	groups, known, err := h.authenticate(r, q, s, provider, user, password, hasGroupRule(rule.require))
 	if err != nil {
-		status := statusFor(err)
-		provider.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Int("status", status).Msg("auth provider failed")
-		h.fail(w, r, q, status, nil)
+		provider.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Int("status", statusFor(err)).Msg("auth provider failed")
+		h.answer(w, statusFor(err)) // logged just above, with the provider
 		return false
 	}
 	if !known {
@@ -56,7 +55,7 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 	}
 	q.remoteUser, q.authType = user, "Basic"
 	if evaluate(rule.require, ip, user, groups) != granted {
-		h.fail(w, r, q, http.StatusForbidden, nil) // a known user, not admitted
+		h.fail(w, r, q, refuse(http.StatusForbidden, nil)) // a known user, not admitted
 		return false
 	}
 	return true
@@ -120,7 +119,7 @@ func (h *Host) authenticate(r *http.Request, q *request, s *state, provider *app
 // challenge answers 401 with the rule's realm.
 func (h *Host) challenge(w *logWriter, r *http.Request, q *request, rule *accessRule) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="`+quoteRealm(rule.realm)+`", charset="UTF-8"`)
-	h.fail(w, r, q, http.StatusUnauthorized, nil)
+	h.fail(w, r, q, refuse(http.StatusUnauthorized, nil))
 }
 
 // quoteRealm escapes a realm for a quoted-string (RFC 9110 5.6.4).

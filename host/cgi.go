@@ -39,6 +39,6 @@ func (h *Host) serveCGI(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	*bp = env[:0]
 	environPool.Put(bp)
 	if err != nil {
-		h.appFailed(w, r, q, a, err, statusFor(err), call.Started())
+		h.appFailed(w, r, q, a, err, call.Started())
 	}
 }

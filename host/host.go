@@ -399,12 +399,12 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	if framingErr != nil {
-		h.fail(lw, r, q, http.StatusBadRequest, framingErr)
+		h.fail(lw, r, q, refuse(http.StatusBadRequest, framingErr))
 		return
 	}
 	st = s.vhosts.lookup(r.Host)
 	if st == nil {
-		h.fail(lw, r, q, http.StatusMisdirectedRequest, nil)
+		h.fail(lw, r, q, refuse(http.StatusMisdirectedRequest, nil))
 		return
 	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {
@@ -413,17 +413,17 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hasEncodedSlash(targetPath(r.RequestURI)) {
-		h.fail(lw, r, q, http.StatusBadRequest, errors.New("encoded slash in path"))
+		h.fail(lw, r, q, refuse(http.StatusBadRequest, errors.New("encoded slash in path")))
 		return
 	}
 	p, ok := cleanPath(r.URL.Path)
 	if !ok {
-		h.fail(lw, r, q, http.StatusBadRequest, errors.New("bad path"))
+		h.fail(lw, r, q, refuse(http.StatusBadRequest, errors.New("bad path")))
 		return
 	}
 	rt = st.lookup(p)
 	if rt == nil {
-		h.fail(lw, r, q, http.StatusNotFound, nil)
+		h.fail(lw, r, q, refuse(http.StatusNotFound, nil))
 		return
 	}
 	// SCRIPT_NAME, PATH_INFO and SERVER_PORT first: an auth provider sees
@@ -484,7 +484,7 @@ var environPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return
 // serveApp runs the request through the app's pool.
 func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBody int64) {
 	if r.ContentLength > maxBody {
-		h.fail(w, r, q, http.StatusRequestEntityTooLarge, nil)
+		h.fail(w, r, q, refuse(http.StatusRequestEntityTooLarge, nil))
 		return
 	}
 	cfg := a.group.Config()
@@ -526,74 +526,10 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	if err == nil {
 		return
 	}
-	status := statusFor(err)
 	if call.BodyTooLarge() {
-		status = http.StatusRequestEntityTooLarge
+		err = refuse(http.StatusRequestEntityTooLarge, err)
 	}
-	h.appFailed(w, r, q, a, err, status, call.Started())
-}
-
-// appFailed answers and logs a failed app request, reactor or CGI. Once
-// the headers are gone, all that is left is to make sure the client cannot
-// mistake a cut-off body for a whole one: the connection is aborted.
-func (h *Host) appFailed(w *logWriter, r *http.Request, q *request, a *app, err error, status int, started bool) {
-	if started {
-		a.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Msg("app failed after its response started")
-		panic(http.ErrAbortHandler)
-	}
-	h.answer(w, status) // logged below, with the app
-	ev := a.log.Error()
-	if status < 500 {
-		ev = a.log.Info()
-	}
-	ev.Err(err).Str("request_id", q.id).Int("status", status).Str("stderr", stderrOf(err)).Msg("app request failed")
-}
-
-var errNoResponse = errors.New("app returned without calling start_response")
-
-// statusFor is the one place where errors become status codes.
-func statusFor(err error) int {
-	switch {
-	case errors.Is(err, sandbox.ErrQueueTimeout), errors.Is(err, sandbox.ErrClosed):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, sandbox.ErrTimeout):
-		return http.StatusGatewayTimeout
-	case errors.Is(err, sandbox.ErrBadGateway):
-		return http.StatusBadGateway
-	case errors.Is(err, context.Canceled):
-		return 499 // the client went away while queued (nginx's code)
-	}
-	return http.StatusInternalServerError
-}
-
-func stderrOf(err error) string {
-	var g *sandbox.GuestError
-	if errors.As(err, &g) {
-		return g.Stderr
-	}
-	return ""
-}
-
-// fail answers an error status with a short plain-text body. A cause,
-// when the host has one (a malformed path), is logged once here, at info
-// level: the client erred, and the access log has the status either way.
-func (h *Host) fail(w *logWriter, r *http.Request, q *request, status int, err error) {
-	if err != nil {
-		h.log.Info().Err(err).Str("request_id", q.id).Str("host", r.Host).Int("status", status).Msg("request refused")
-	}
-	h.answer(w, status)
-}
-
-// answer writes status with a short plain-text body.
-func (h *Host) answer(w *logWriter, status int) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusServiceUnavailable {
-		hd.Set("Retry-After", "1")
-	}
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "%d %s\n", status, http.StatusText(status))
+	h.appFailed(w, r, q, a, err, call.Started())
 }
 
 func localAddr(r *http.Request) string {

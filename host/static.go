@@ -1,7 +1,6 @@
 package host
 
 import (
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -86,13 +84,13 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 	}
 	rel, fsPath, ok := a.resolve(p)
 	if !ok {
-		h.fail(w, r, q, http.StatusBadRequest, nil)
+		h.fail(w, r, q, refuse(http.StatusBadRequest, nil))
 		return
 	}
 	dir, opts := st.directory(fsPath)
 	if loc == nil {
 		if dir == nil {
-			h.fail(w, r, q, http.StatusForbidden, nil) // no rule grants it
+			h.fail(w, r, q, refuse(http.StatusForbidden, nil)) // no rule grants it
 			return
 		}
 		if !h.admit(w, r, q, s, st, dir) {
@@ -107,13 +105,13 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 	}
 	f, err := open(rel)
 	if err != nil {
-		h.fail(w, r, q, fsStatus(err), nil)
+		h.fail(w, r, q, fileError(err))
 		return
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		h.fail(w, r, q, fsStatus(err), nil)
+		h.fail(w, r, q, fileError(err))
 		return
 	}
 	if fi.IsDir() {
@@ -129,14 +127,14 @@ func (h *Host) serveAlias(w *logWriter, r *http.Request, q *request, s *state, s
 			}
 		}
 		if !opts.Indexes {
-			h.fail(w, r, q, http.StatusForbidden, nil)
+			h.fail(w, r, q, refuse(http.StatusForbidden, nil))
 			return
 		}
 		listDir(w, r, f, p)
 		return
 	}
 	if !fi.Mode().IsRegular() {
-		h.fail(w, r, q, http.StatusForbidden, nil)
+		h.fail(w, r, q, refuse(http.StatusForbidden, nil))
 		return
 	}
 	// A precompressed sibling (app.js.br, app.js.gz) when the client takes it.
@@ -219,18 +217,6 @@ func redirectSlash(w http.ResponseWriter, r *http.Request, p string) {
 		target += "?" + r.URL.RawQuery
 	}
 	http.Redirect(w, r, target, http.StatusMovedPermanently)
-}
-
-// fsStatus maps an open error to a status: missing is 404, anything else
-// (permissions, a symlink out of the root) is 403.
-func fsStatus(err error) int {
-	if errors.Is(err, fs.ErrNotExist) {
-		return http.StatusNotFound
-	}
-	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
-		return http.StatusNotFound
-	}
-	return http.StatusForbidden
 }
 
 // listDir writes an HTML index of a folder (only with Indexes). Names are
