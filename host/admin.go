@@ -51,10 +51,12 @@ type metrics struct {
 	targets map[[2]string]*statusCounts // by site and target
 	latency map[string]*histogram       // by site
 	groups  map[string]*sandbox.Counters
+	out     map[[2]string]*sandbox.OutboundStats // by site and app
 }
 
 func newMetrics() *metrics {
-	return &metrics{targets: map[[2]string]*statusCounts{}, latency: map[string]*histogram{}, groups: map[string]*sandbox.Counters{}}
+	return &metrics{targets: map[[2]string]*statusCounts{}, latency: map[string]*histogram{}, groups: map[string]*sandbox.Counters{},
+		out: map[[2]string]*sandbox.OutboundStats{}}
 }
 
 // target returns the response counts of target (an app's name, "static"
@@ -87,6 +89,17 @@ func (m *metrics) group(name string) *sandbox.Counters {
 		m.groups[name] = &sandbox.Counters{}
 	}
 	return m.groups[name]
+}
+
+// outbound returns the outbound connection counters of app of site.
+func (m *metrics) outbound(site, app string) *sandbox.OutboundStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{site, app}
+	if m.out[k] == nil {
+		m.out[k] = &sandbox.OutboundStats{}
+	}
+	return m.out[k]
 }
 
 // adminHandler serves the admin listener: never the public one.
@@ -146,6 +159,32 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(bw, "wasgi_request_duration_seconds_bucket{site=%s,le=\"+Inf\"} %d\n", label(st.name), cum)
 		fmt.Fprintf(bw, "wasgi_request_duration_seconds_sum{site=%s} %g\n", label(st.name), time.Duration(st.latency.sumNS.Load()).Seconds())
 		fmt.Fprintf(bw, "wasgi_request_duration_seconds_count{site=%s} %d\n", label(st.name), cum)
+	}
+	type outMetric struct {
+		name, help, typ string
+		value           func(o *sandbox.OutboundStats) int64
+	}
+	var outApps []*app
+	for _, a := range s.apps {
+		if a.outbound != nil {
+			outApps = append(outApps, a)
+		}
+	}
+	for _, m := range []outMetric{
+		{"wasgi_outbound_connections_total", "Outbound connections opened by the app's guests.", "counter", func(o *sandbox.OutboundStats) int64 { return o.Opened.Load() }},
+		{"wasgi_outbound_refused_total", "Outbound connections refused: not listed, a refused address, or over a limit.", "counter", func(o *sandbox.OutboundStats) int64 { return o.Refused.Load() }},
+		{"wasgi_outbound_failed_total", "Outbound connections allowed but not made (unreachable, timeout, TLS).", "counter", func(o *sandbox.OutboundStats) int64 { return o.Failed.Load() }},
+		{"wasgi_outbound_connections_open", "Outbound connections open now.", "gauge", func(o *sandbox.OutboundStats) int64 { return o.Active.Load() }},
+		{"wasgi_outbound_received_bytes_total", "Bytes the app's guests read from outbound connections.", "counter", func(o *sandbox.OutboundStats) int64 { return o.BytesIn.Load() }},
+		{"wasgi_outbound_sent_bytes_total", "Bytes the app's guests wrote to outbound connections.", "counter", func(o *sandbox.OutboundStats) int64 { return o.BytesOut.Load() }},
+	} {
+		if len(outApps) == 0 {
+			break
+		}
+		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
+		for _, a := range outApps {
+			fmt.Fprintf(bw, "%s{site=%s,app=%s} %d\n", m.name, label(a.site), label(a.name), m.value(a.outbound))
+		}
 	}
 	type metric struct {
 		name, help, typ string

@@ -2,7 +2,9 @@ package host
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,7 +28,8 @@ type app struct {
 	// checkPassword: a Python app configured with check_password (its
 	// module always exports wasgi_check_password).
 	checkPassword bool
-	lazy          *lazyPool // compile = "lazy": pool is nil until the first request
+	lazy          *lazyPool              // compile = "lazy": pool is nil until the first request
+	outbound      *sandbox.OutboundStats // nil without an outbound list
 	log           zerolog.Logger
 	guestLog      zerolog.Logger // log, rate-limited for what the guest writes
 }
@@ -55,6 +58,11 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		return nil, err
 	}
 	cfg.Logger, cfg.HostLogger = a.guestLog, a.log
+	if cfg.Outbound != nil {
+		cfg.Outbound.Own = s.env.own
+		cfg.Outbound.Stats = s.env.metrics.outbound(sc.Name, ac.Name)
+		a.outbound = cfg.Outbound.Stats
+	}
 	for k, v := range ac.Env {
 		a.env, _ = abi.AppendEnviron(a.env, k, v)
 	}
@@ -95,11 +103,41 @@ func appConfig(cfg *sites.Config, sc *sites.Site, ac *sites.App, pythonDir strin
 			return "", sandbox.AppConfig{}, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 		}
 	}
+	out, err := outbound(ac.Outbound)
+	if err != nil {
+		return "", sandbox.AppConfig{}, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
+	}
 	return module, sandbox.AppConfig{
 		Name:        sc.Name + "/" + ac.Name,
 		Env:         env,
 		Dirs:        dirs,
 		MemoryLimit: uint64(cfg.Groups[ac.Group].MemoryLimit),
 		Snapshot:    ac.Runtime == "python",
+		Outbound:    out,
 	}, nil
+}
+
+// outbound is an app's outbound list as the sandbox enforces it, with
+// each tls:// entry's CA file loaded; nil when the list is empty. The
+// caller adds the host's own listeners and the app's counters.
+func outbound(o sites.Outbound) (*sandbox.Outbound, error) {
+	if len(o.Entries) == 0 {
+		return nil, nil
+	}
+	out := &sandbox.Outbound{PerInstance: o.Limit, PerApp: o.AppLimit, ConnectTimeout: o.ConnectTimeout}
+	for _, e := range o.Entries {
+		se := sandbox.OutboundEntry{TLS: e.TLS, Host: e.Host, Port: e.Port}
+		if e.CA != "" {
+			b, err := os.ReadFile(e.CA)
+			if err != nil {
+				return nil, fmt.Errorf("outbound %s: %w", e, err)
+			}
+			se.RootCAs = x509.NewCertPool()
+			if !se.RootCAs.AppendCertsFromPEM(b) {
+				return nil, fmt.Errorf("outbound %s: %s holds no PEM certificate", e, e.CA)
+			}
+		}
+		out.Entries = append(out.Entries, se)
+	}
+	return out, nil
 }

@@ -15,6 +15,8 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,7 +65,7 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 		return nil, err
 	}
 	h.cert.Store(cert)
-	s, err := build(ctx, rt, cfg, log, h.counters)
+	s, err := build(ctx, rt, cfg, log, h.buildEnv())
 	if err != nil {
 		rt.Close(ctx)
 		return nil, err
@@ -88,12 +90,82 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 	defer rt.Close(ctx)
 	eager := *cfg // a check compiles every module, lazy or not
 	eager.Server.Compile = "eager"
-	s, err := build(ctx, rt, &eager, log, newMetrics())
+	s, err := build(ctx, rt, &eager, log, buildEnv{metrics: newMetrics()})
 	if err != nil {
 		return err
 	}
 	s.close(ctx)
 	return nil
+}
+
+// buildEnv is what each config's state takes from h.
+func (h *Host) buildEnv() buildEnv { return buildEnv{metrics: h.counters, own: h.ownAddr} }
+
+// ownAddr names h's listener at ap: "admin", "public", or "" for none;
+// as opened or as configured. A listener on an unspecified address
+// (0.0.0.0, [::]) owns its port on every address of the machine. No guest
+// may connect to the admin listener; to a public one only through an
+// entry naming the address literally (sandbox.Outbound.Own).
+func (h *Host) ownAddr(ap netip.AddrPort) string {
+	type listener struct {
+		addr net.Addr
+		kind string
+	}
+	var ls []listener
+	h.mu.Lock()
+	for _, a := range h.addrs {
+		ls = append(ls, listener{a, "public"})
+	}
+	if h.admin != nil {
+		ls = append(ls, listener{h.admin, "admin"})
+	}
+	h.mu.Unlock()
+	if s := h.state.Load(); s != nil {
+		for _, c := range s.cfg.Server.Listen {
+			if a, err := net.ResolveTCPAddr("tcp", c); err == nil {
+				ls = append(ls, listener{a, "public"})
+			}
+		}
+		if s.cfg.Server.Admin != "" {
+			if a, err := net.ResolveTCPAddr("tcp", s.cfg.Server.Admin); err == nil {
+				ls = append(ls, listener{a, "admin"})
+			}
+		}
+	}
+	ip := ap.Addr().Unmap()
+	var local []netip.Addr // the machine's addresses, read once if needed
+	found := ""
+	for _, l := range ls {
+		ta, ok := l.addr.(*net.TCPAddr)
+		if !ok || ta.Port != int(ap.Port()) || ta.Port == 0 {
+			continue
+		}
+		la, _ := netip.AddrFromSlice(ta.IP)
+		la = la.Unmap()
+		match := la == ip
+		if !match && (!la.IsValid() || la.IsUnspecified()) {
+			if local == nil {
+				local = localAddrs()
+			}
+			match = ip.IsLoopback() || slices.Contains(local, ip)
+		}
+		if match && (found == "" || l.kind == "admin") {
+			found = l.kind
+		}
+	}
+	return found
+}
+
+// localAddrs are the addresses of the machine's interfaces.
+func localAddrs() []netip.Addr {
+	as, _ := net.InterfaceAddrs()
+	out := []netip.Addr{}
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr().Unmap())
+		}
+	}
+	return out
 }
 
 // Reload swaps in a new config. In-flight requests finish on the old one;
@@ -104,7 +176,7 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	if err != nil {
 		return err
 	}
-	s, err := build(ctx, h.rt, cfg, h.log, h.counters)
+	s, err := build(ctx, h.rt, cfg, h.log, h.buildEnv())
 	if err != nil {
 		return err
 	}

@@ -48,15 +48,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// writeConfig writes config text into a temp dir; {guest}, {raw} and
-// {cache} are replaced by the test guests and the shared compile cache.
+// writeConfig writes config text into a temp dir; {guest}, {raw},
+// {outbound} and {cache} are replaced by the test guests and the shared
+// compile cache.
 func writeConfig(t *testing.T, dir, text string) string {
 	t.Helper()
-	r := strings.NewReplacer(
+	pairs := []string{
 		"{guest}", testwasm.Build(t, "testdata/guest"),
 		"{raw}", testwasm.Build(t, "testdata/raw"),
 		"{cache}", testwasm.CacheDir(t),
-	)
+	}
+	if strings.Contains(text, "{outbound}") { // 25 MB of drivers: only when asked for
+		pairs = append(pairs, "{outbound}", testwasm.Build(t, "testdata/outbound"))
+	}
+	r := strings.NewReplacer(pairs...)
 	path := filepath.Join(dir, "wasgi.toml")
 	if err := os.WriteFile(path, []byte(r.Replace(text)), 0o644); err != nil {
 		t.Fatal(err)

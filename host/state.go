@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ type state struct {
 	modules   []*sandbox.Module          // compiled for this config; released on close
 	compiled  map[string]*sandbox.Module // by file: one reference per module in modules
 	pythonDir string                     // the Python runtime, found when an app needs it
+	env       buildEnv                   // what the host gives every config
 
 	authCache  *authCache // nil when [server] auth_cache is 0
 	access     accessLogger
@@ -38,6 +40,14 @@ type state struct {
 
 	refs      atomic.Int64 // 1 for being current + 1 per request in flight
 	closeOnce sync.Once
+}
+
+// buildEnv is what a config's state takes from the Host that outlives it.
+type buildEnv struct {
+	metrics *metrics
+	// own names the host listener at an address (see Host.ownAddr; guests
+	// may not connect to them); nil: none.
+	own func(netip.AddrPort) string
 }
 
 type site struct {
@@ -53,9 +63,11 @@ type site struct {
 // build compiles modules and creates groups and pools for cfg. On error
 // everything it created is closed again.
 //
-// Counters come from m, so they continue those of the config it replaces.
-func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger, m *metrics) (_ *state, err error) {
-	s := &state{cfg: cfg, rt: rt, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
+// Counters come from env's metrics, so they continue those of the config
+// it replaces.
+func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger, env buildEnv) (_ *state, err error) {
+	m := env.metrics
+	s := &state{cfg: cfg, rt: rt, env: env, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
 	if s.access, s.accessFile, err = newAccessLogger(cfg.Server.AccessLog, cfg.Server.AccessLogFile, log); err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ type CGI struct {
 	m      *Module
 	cfg    AppConfig
 	modCfg wazero.ModuleConfig
+	net    *netState
 }
 
 // NewCGI adds a CGI app running the WASI command m to the group.
@@ -48,7 +49,7 @@ func (g *Group) NewCGI(m *Module, cfg AppConfig) (*CGI, error) {
 		return nil, ErrClosed
 	}
 	g.roots = append(g.roots, roots...)
-	return &CGI{g: g, m: m, cfg: cfg, modCfg: mc}, nil
+	return &CGI{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg)}, nil
 }
 
 // CGICall is one CGI request.
@@ -113,7 +114,7 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	deadline := new(atomic.Int64)
 	deadline.Store(dl.UnixNano())
 	mc = mc.WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &call.Log, stderr: stderr}
+	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net}
 	defer state.close()
 	cctx = withState(cctx, state)
 	var mem *memoryAllocator

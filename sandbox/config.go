@@ -36,6 +36,9 @@ type AppConfig struct {
 	// Snapshot starts instances after the first from a copy of the
 	// first one's state right after _initialize (see snapshot.go).
 	Snapshot bool
+	// Outbound lists what the app's instances may connect to (net.go);
+	// nil: nothing.
+	Outbound *Outbound
 }
 
 // moduleConfig is what every instance of an app gets: its args, env,

@@ -34,7 +34,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	deadline := new(atomic.Int64)
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
 	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &p.cfg.Logger, stderr: stderr}
+	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net}
 	ctx = withState(context.WithoutCancel(ctx), state)
 	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {

@@ -24,6 +24,7 @@ type Pool struct {
 	warm  atomic.Bool // a Warm is running
 
 	snap atomic.Pointer[snapshot] // with cfg.Snapshot, once the first instance is up
+	net  *netState                // shared by the instances: one sampled log of refusals
 }
 
 // NewPool adds an app running module m to the group.
@@ -35,7 +36,7 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc}
+	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg)}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 )
@@ -24,6 +25,10 @@ type instanceState struct {
 	log    *zerolog.Logger // the app's logger: guest log calls outside a request
 	call   *Call           // the running call; nil between calls
 	stderr *tailWriter     // the instance's stderr; its tail is kept per call
+	// deadline is the running call's, in Unix ns (for sleeps and
+	// network calls); nil means none.
+	deadline *atomic.Int64
+	net      *netState // outbound connections; nil: none allowed
 
 	mu        sync.Mutex
 	resources map[int32]resource
@@ -36,8 +41,8 @@ type instanceState struct {
 // kind has its own limit).
 type resourceKind uint8
 
-// resourceKinds is the number of kinds; a new kind (outbound connections,
-// file locks) goes before it.
+// resourceKinds is the number of kinds (resourceConn in host_net.go; a
+// new kind such as file locks takes the next number).
 const resourceKinds = 1
 
 // resource is a host-side object a guest holds through a handle.

@@ -309,6 +309,9 @@ func (l *loader) unknownKeys(md toml.MetaData) {
 		ks := k.String()
 		n := seen[ks]
 		seen[ks]++
+		if undecoded[ks] && len(k) == 4 && strings.EqualFold(k[0], "site") && strings.EqualFold(k[1], "app") && strings.EqualFold(k[2], "outbound") {
+			continue // an outbound { url, ca } table: checked by outbound()
+		}
 		if undecoded[ks] {
 			if undecodedParent(k, undecoded) {
 				continue // reported with its table
@@ -741,6 +744,7 @@ func (l *loader) apps(s *Site, raw []*rawApp, ap path, groups map[string]*Group)
 			dir.ReadOnly = l.oneOf(rd.Mode, dp.key("mode"), "ro", "ro", "rw") == "ro"
 			a.Dirs = append(a.Dirs, dir)
 		}
+		a.Outbound = l.outbound(s, ra, p)
 
 		s.Apps = append(s.Apps, a)
 	}

@@ -164,6 +164,8 @@ type App struct {
 	Env map[string]string
 	// Dirs are the WASI preopens.
 	Dirs []Dir
+	// Outbound is what the app's guests may connect to.
+	Outbound Outbound
 }
 
 // PythonApp is the Python side of an app with runtime = "python": the

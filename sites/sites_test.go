@@ -84,6 +84,14 @@ func TestLoadFull(t *testing.T) {
 			{Guest: "/data", Host: filepath.Join(site, "data"), ReadOnly: false},
 			{Guest: "/static", Host: filepath.Join(site, "static"), ReadOnly: true},
 		},
+		Outbound: Outbound{
+			Entries: []OutboundEntry{
+				{Host: "db.internal", Port: 5432},
+				{Host: "10.0.0.7", Port: 6379},
+				{TLS: true, Host: "api.example.com", Port: 443, CA: filepath.Join(site, "ca.pem")},
+			},
+			Limit: 4, AppLimit: 32, ConnectTimeout: 2 * time.Second,
+		},
 	}
 	if !reflect.DeepEqual(shop.Apps[0], wantMain) {
 		t.Errorf("app main =\n%+v\nwant\n%+v", shop.Apps[0], wantMain)
@@ -342,6 +350,18 @@ func TestBad(t *testing.T) {
 		{"tls_missing_key.toml", []string{"tls_missing_key.toml:2:1: server.tls.key: required key is missing"}},
 		{"bad_log_format.toml", []string{"bad_log_format.toml:2:1: server.log_format:", `"text" is not one of json, console`}},
 		{"alias_missing_path.toml", []string{"alias_missing_path.toml:12:3: site.alias.path:", "static/nothing.txt", "does not exist"}},
+		{"bad_outbound.toml", []string{
+			`bad_outbound.toml:11:5: site.app.outbound: "http://db:5432": the scheme must be tcp://`,
+			`bad_outbound.toml:12:5: site.app.outbound: "tcp://db": the port is required`,
+			`bad_outbound.toml:13:5: site.app.outbound: "tcp://user:pw@db:5432": no user or password`,
+			`bad_outbound.toml:14:5: site.app.outbound: "tcp://*.example.com:443": wildcards are not supported`,
+			`bad_outbound.toml:16:5: site.app.outbound: db.internal:5432 is listed both as tcp:// and as tls://`,
+			`bad_outbound.toml:17:33: site.app.outbound.ca: a CA file applies to tls:// entries only`,
+			`bad_outbound.toml:18:30: site.app.outbound.ca: CA file`, "cert.pem holds no PEM certificate",
+			`bad_outbound.toml:19:5: site.app.outbound: "tcp://db:99999": the port must be 1 to 65535`,
+			`bad_outbound.toml:20:5: site.app.outbound: must be a "tcp://host:port" string`,
+			`bad_outbound.toml:22:3: site.app.outbound_limit: must be at least 1`,
+		}},
 	}
 	entries, err := os.ReadDir(filepath.Join("testdata", "bad"))
 	if err != nil {

@@ -35,6 +35,9 @@ func (c *Config) WriteTable(w io.Writer) error {
 		}
 		for _, a := range s.Apps {
 			line("app", a.Mount, filepath.Base(a.Module), a.Group, a.ABI)
+			for _, e := range a.Outbound.Entries {
+				line("outbound", "-", e.String(), "-", "-")
+			}
 		}
 		for _, a := range s.Aliases {
 			line("alias", a.URL, displayPath(s.Root, a.Path, !a.File), "-", "-") // full rows keep tabwriter columns aligned

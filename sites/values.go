@@ -77,6 +77,11 @@ type rawApp struct {
 	PythonHome    any `toml:"python_home"`
 	CheckPassword any `toml:"check_password"`
 	GroupsForUser any `toml:"groups_for_user"`
+
+	Outbound               any `toml:"outbound"`
+	OutboundLimit          any `toml:"outbound_limit"`
+	OutboundAppLimit       any `toml:"outbound_app_limit"`
+	OutboundConnectTimeout any `toml:"outbound_connect_timeout"`
 }
 
 type rawDir struct {

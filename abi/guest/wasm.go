@@ -62,3 +62,36 @@ func hostLog(level int32, msg string) {
 //
 //go:wasmexport wasgi_handle
 func wasgiHandle() int32 { return serve(hostTransport{}, handler) }
+
+//go:wasmimport wasgi net_connect
+func netConnect(addr unsafe.Pointer, n uint32, info unsafe.Pointer) int32
+
+//go:wasmimport wasgi net_read
+func netRead(h int32, buf unsafe.Pointer, n uint32, timeoutMS int32) int32
+
+//go:wasmimport wasgi net_write
+func netWrite(h int32, buf unsafe.Pointer, n uint32, timeoutMS int32) int32
+
+//go:wasmimport wasgi net_shutdown
+func netShutdown(h int32) int32
+
+//go:wasmimport wasgi net_close
+func netClose(h int32) int32
+
+func hostNetConnect(addr string) (int32, uint32) {
+	var info uint32
+	h := netConnect(unsafe.Pointer(unsafe.StringData(addr)), uint32(len(addr)), unsafe.Pointer(&info))
+	return h, info
+}
+
+func hostNetRead(h int32, p []byte, timeoutMS int32) int32 {
+	return netRead(h, unsafe.Pointer(unsafe.SliceData(p)), uint32(len(p)), timeoutMS)
+}
+
+func hostNetWrite(h int32, p []byte, timeoutMS int32) int32 {
+	return netWrite(h, unsafe.Pointer(unsafe.SliceData(p)), uint32(len(p)), timeoutMS)
+}
+
+func hostNetShutdown(h int32) int32 { return netShutdown(h) }
+
+func hostNetClose(h int32) int32 { return netClose(h) }
