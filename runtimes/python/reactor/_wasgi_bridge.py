@@ -97,6 +97,7 @@ def restored():
     random = sys.modules.get("random")
     if random is not None:
         random.seed()
+    _wasgi_socket.restored()  # sockets opened at import belong to the source instance
     return 0
 
 

@@ -58,6 +58,7 @@ import io
 import itertools
 import math
 import time
+import weakref
 
 import socket as _std
 import _wasgi
@@ -87,6 +88,7 @@ MSG_DONTWAIT = _std.MSG_DONTWAIT
 _FD_BASE = 1 << 20  # fake file numbers start here, far above WASI's
 _fds = itertools.count(_FD_BASE)
 _detached = {}  # fake file number -> state of a socket detach() gave up
+_live = weakref.WeakSet()  # sockets holding a handle, for restored()
 _MAX_MS = 0x7FFFFFFF
 
 
@@ -143,6 +145,7 @@ class socket:
     """A TCP client socket whose connection the wasgi host holds."""
 
     __module__ = "socket"  # it is socket.socket once installed
+    _stale = False  # connected in the instance a snapshot was taken of
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         if fileno is not None:
@@ -151,6 +154,8 @@ class socket:
                 raise OSError(_errno.EBADF, "Bad file descriptor: %r is not a socket detach() returned (wasgi)" % (fileno,))
             self.__dict__.update(state)
             self._fd = fileno
+            if self._handle is not None:
+                _live.add(self)
             return
         if family == -1:
             family = AF_INET
@@ -228,6 +233,8 @@ class socket:
         """The handle of the connection, or the error a real socket gives."""
         if self._fd == -1:
             raise OSError(_errno.EBADF, "Bad file descriptor")
+        if self._stale:
+            raise ConnectionResetError(_errno.ECONNRESET, _STALE)
         if self._handle is None:
             raise OSError(_errno.ENOTCONN, "Transport endpoint is not connected")
         return self._handle
@@ -255,7 +262,7 @@ class socket:
     def connect(self, address):
         if self._fd == -1:
             raise OSError(_errno.EBADF, "Bad file descriptor")
-        if self._handle is not None:
+        if self._handle is not None or self._stale:
             raise OSError(_errno.EISCONN, "Transport endpoint is already connected")
         if not isinstance(address, tuple) or not 2 <= len(address) <= 4:
             raise TypeError("%s address must be a tuple (host, port)" % ("AF_INET6" if self._family == AF_INET6 else "AF_INET"))
@@ -265,6 +272,7 @@ class socket:
         dest = ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
         self._handle, self._flags = _wasgi.net_connect(dest)
         self._peer = (host, port) if self._family == AF_INET else (host, port, 0, 0)
+        _live.add(self)
 
     def connect_ex(self, address):
         try:
@@ -501,7 +509,23 @@ class socket:
         return False
 
 
-_std_create_connection = _std.create_connection
+_STALE = ("Connection reset: opened before the snapshot this instance started from (at import "
+          "time), so not open in this instance (wasgi); open connections on the first request")
+
+
+def restored():
+    """Called in an instance started from a snapshot, before its first
+    request: the connections the snapshot's sockets name were the source
+    instance's, not this one's. Their sockets now fail as reset
+    connections (clients reconnect), and their handles, which this
+    instance may give to new connections, are never used."""
+    for s in list(_live):
+        if s._handle is not None:
+            s._handle, s._stale = None, True
+    for state in _detached.values():
+        if state.get("_handle") is not None:
+            state.update(_handle=None, _stale=True)
+    _live.clear()
 
 
 def create_connection(address, timeout=_std._GLOBAL_DEFAULT_TIMEOUT, source_address=None, *, all_errors=False):
