@@ -45,6 +45,10 @@ What works:
   a destination the outbound list does not allow, ConnectionRefusedError
   when it cannot be reached, TimeoutError, ConnectionResetError,
   OSError(EMFILE) when the app holds its limit of connections.
+- A socket connected at import time, before the host snapshots the
+  instance, is connected in that instance only: in the instances started
+  from the snapshot it fails as reset (restored()), and its handle, which
+  such an instance may give to a connection of its own, is never used.
 
 What does not: server sockets (bind is accepted and ignored for clients
 that bind before connecting; listen and accept raise), UDP and raw
@@ -339,7 +343,7 @@ class socket:
             return value
         if isinstance(value, int):
             value = value.to_bytes(4, "little", signed=True)
-        return bytes(value)[:buflen].ljust(min(buflen, max(len(value), 4)), b"\0")
+        return bytes(value)[:buflen]
 
     # -- reading
 
@@ -350,10 +354,10 @@ class socket:
         if flags & ~(MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL):
             raise OSError(_errno.EOPNOTSUPP, "recv(): flags other than MSG_PEEK, MSG_DONTWAIT and MSG_WAITALL are not supported")
         dontwait = bool(flags & MSG_DONTWAIT)
-        if flags & MSG_WAITALL and not dontwait:
+        if flags & MSG_WAITALL and not flags & (MSG_DONTWAIT | MSG_PEEK):
             chunks, n = [], 0
             while n < bufsize:
-                data = self.recv(bufsize - n, flags & MSG_PEEK)
+                data = self.recv(bufsize - n)
                 if not data:
                     break
                 chunks.append(data)
