@@ -59,7 +59,8 @@ func pythonRuntime(t *testing.T) string {
 }
 
 // debianPython skips unless Debian's pure-Python packages are installed
-// (CI installs python3-django and python3-flask), failing on CI instead.
+// (CI installs python3-django, python3-flask, python3-pymysql and
+// python3-redis), failing on CI instead.
 func debianPython(t *testing.T, pkgs ...string) {
 	t.Helper()
 	for _, p := range pkgs {

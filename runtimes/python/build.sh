@@ -108,16 +108,22 @@ fi
 
 # The standard library, without what cannot run in WASI or is only for
 # developing CPython, compiled to .pyc by the build Python (same 3.11
-# bytecode), plus the bridge.
+# bytecode), plus the runtime's own modules: the bridge, _wasgi_socket, and
+# ssl.py, which replaces CPython's (that one needs OpenSSL; in wasgi the
+# host does TLS).
 lib=$out/lib/python3.11
-if [ ! -f "$lib/.done" ] || [ "$here/reactor/_wasgi_bridge.py" -nt "$lib/.done" ]; then
+stale=""
+for f in "$here"/reactor/*.py; do
+	[ "$f" -nt "$lib/.done" ] && stale=1
+done
+if [ ! -f "$lib/.done" ] || [ -n "$stale" ]; then
 	log "installing the standard library"
 	rm -rf "$lib" && mkdir -p "$lib"
 	(cd "$cpy/Lib" && tar -cf - --exclude=test --exclude=tests --exclude=idlelib --exclude=tkinter \
 		--exclude=turtledemo --exclude=ensurepip --exclude=venv --exclude=__pycache__ \
 		--exclude=distutils --exclude=lib2to3 --exclude=pydoc_data --exclude=unittest/test . ) | tar -xf - -C "$lib"
 	cp "$cpy"/build/lib.wasi-wasm32-3.11/_sysconfigdata_*.py "$lib/"
-	cp "$here/reactor/_wasgi_bridge.py" "$lib/"
+	cp "$here"/reactor/*.py "$lib/"
 	"$buildpy" -m compileall -q -j "$jobs" "$lib" >/dev/null || true
 	touch "$lib/.done"
 fi

@@ -4,7 +4,9 @@ The C runtime calls start() once per instance (inside _initialize, so the
 host can snapshot the result), then handle() once per request and
 check_password()/groups_for_user() for each auth check. The application's
 own errors are answered here: a traceback goes to the host log, the client
-gets a plain 500.
+gets a plain 500. Sockets are _wasgi_socket's, installed into the stdlib
+socket module before anything else is imported; ssl is the runtime's own
+(reactor/ssl.py).
 """
 
 import importlib
@@ -14,6 +16,7 @@ import sys
 import traceback
 
 import _wasgi
+import _wasgi_socket
 
 LOG_INFO, LOG_WARN, LOG_ERROR = 1, 2, 3
 
@@ -33,6 +36,7 @@ def _resolve(target):
 def start():
     """Imports the application named by WASGI_WSGI (and the auth hooks)."""
     global _app, _check, _groups
+    _wasgi_socket.install()  # before any .pth file or app module imports socket
     site_dir = os.environ.get("WASGI_PYTHON_SITE")
     if site_dir:
         import site
@@ -93,6 +97,7 @@ def restored():
     random = sys.modules.get("random")
     if random is not None:
         random.seed()
+    _wasgi_socket.restored()  # sockets opened at import belong to the source instance
     return 0
 
 

@@ -4,9 +4,10 @@
  * The interpreter starts in a constructor, that is inside the module's
  * _initialize, so the host can snapshot a ready instance (interpreter up,
  * application imported) and start the next ones from that snapshot.
- * Everything WSGI is done in Python by _wasgi_bridge (bridge.py); this file
- * only exposes the host imports to it as the built-in module _wasgi and
- * forwards the exports.
+ * Everything WSGI is done in Python by _wasgi_bridge (bridge.py), sockets
+ * by _wasgi_socket and TLS by the runtime's ssl (the host's, ABI.md 4.8);
+ * this file only exposes the host imports to them as the built-in module
+ * _wasgi and forwards the exports.
  *
  * The host configures the interpreter through the WASI environment:
  *   WASGI_PYTHON_PATH  colon-separated guest folders put first on sys.path
@@ -19,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wasi/api.h>
@@ -170,6 +172,165 @@ static PyObject *w_auth_groups(PyObject *self, PyObject *arg) {
 	Py_RETURN_NONE;
 }
 
+/* Outbound connections (ABI.md 4.8). The results map to the exceptions a
+ * real socket raises, so that clients' own error handling works:
+ *   ErrDenied        PermissionError (EACCES), naming the destination
+ *   ErrTimeout       TimeoutError (socket.timeout)
+ *   ErrConnect       ConnectionRefusedError (ECONNREFUSED)
+ *   ErrTooManyConns  OSError (EMFILE)
+ *   ErrBadHandle     OSError (EBADF)
+ *   ErrIO            ConnectionResetError (ECONNRESET) */
+
+/* raise_errno raises OSError(errno, message), which Python turns into the
+ * subclass of that errno (PermissionError for EACCES...), as
+ * PyErr_SetFromErrno does. */
+static PyObject *raise_errno(int err, PyObject *msg) {
+	if (msg == NULL) {
+		return NULL;
+	}
+	PyObject *e = PyObject_CallFunction(PyExc_OSError, "iN", err, msg);
+	if (e != NULL) {
+		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+		Py_DECREF(e);
+	}
+	return NULL;
+}
+
+/* net_fail raises the exception of a negative net_ result; dest is the
+ * destination of a net_connect, NULL for the other calls. */
+static PyObject *net_fail(int32_t code, const char *dest) {
+	switch (code) {
+	case WASGI_ERR_DENIED:
+		return raise_errno(EACCES, PyUnicode_FromFormat(
+			"connect to %s: not in this app's outbound list (wasgi), or it resolves to an address wasgi refuses", dest));
+	case WASGI_ERR_TIMEOUT:
+		if (dest != NULL) {
+			return raise_errno(ETIMEDOUT, PyUnicode_FromFormat("connect to %s: timed out", dest));
+		}
+		PyErr_SetString(PyExc_TimeoutError, "timed out");
+		return NULL;
+	case WASGI_ERR_CONNECT:
+		return raise_errno(ECONNREFUSED, PyUnicode_FromFormat(
+			"connect to %s: refused, unreachable or no address, or the TLS handshake failed (wasgi)", dest));
+	case WASGI_ERR_TOO_MANY_CONNS:
+		return raise_errno(EMFILE, PyUnicode_FromFormat(
+			"connect to %s: too many outbound connections (wasgi's outbound_limit or outbound_app_limit)", dest));
+	case WASGI_ERR_BAD_HANDLE:
+		return raise_errno(EBADF, PyUnicode_FromString("Bad file descriptor (not an open wasgi connection)"));
+	case WASGI_ERR_IO:
+		return raise_errno(ECONNRESET, PyUnicode_FromString("Connection reset (the connection failed)"));
+	default:
+		return fail(code, dest != NULL ? "net_connect" : "net_read/net_write");
+	}
+}
+
+/* net_connect(addr: str) -> (handle, flags): addr is "host:port" or
+ * "[v6]:port"; flags has bit 0 (NetTLS) for a tls:// entry. */
+static PyObject *w_net_connect(PyObject *self, PyObject *arg) {
+	Py_ssize_t n;
+	const char *addr = PyUnicode_AsUTF8AndSize(arg, &n);
+	if (addr == NULL) {
+		return NULL;
+	}
+	uint32_t info = 0;
+	int32_t h = wasgi_net_connect(addr, (uint32_t)n, &info);
+	if (h < 0) {
+		return net_fail(h, addr);
+	}
+	return Py_BuildValue("(ik)", (int)h, (unsigned long)info);
+}
+
+/* Reads are capped: net_read returns what has come anyway. */
+#define NET_READ_MAX (1 << 20)
+
+/* net_read(handle, n, timeout_ms) -> bytes, b"" at the end of the stream. */
+static PyObject *w_net_read(PyObject *self, PyObject *args) {
+	int h, timeout;
+	Py_ssize_t n;
+	if (!PyArg_ParseTuple(args, "ini", &h, &n, &timeout)) {
+		return NULL;
+	}
+	if (n < 0) {
+		PyErr_SetString(PyExc_ValueError, "negative buffersize in recv");
+		return NULL;
+	}
+	if (n > NET_READ_MAX) {
+		n = NET_READ_MAX;
+	}
+	PyObject *b = PyBytes_FromStringAndSize(NULL, n);
+	if (b == NULL) {
+		return NULL;
+	}
+	int32_t r = n == 0 ? 0 : wasgi_net_read(h, (uint8_t *)PyBytes_AS_STRING(b), (uint32_t)n, timeout);
+	if (r < 0) {
+		Py_DECREF(b);
+		return net_fail(r, NULL);
+	}
+	if (r != n) {
+		_PyBytes_Resize(&b, r);
+	}
+	return b;
+}
+
+/* net_readinto(handle, buffer, timeout_ms) -> int, 0 at the end. */
+static PyObject *w_net_readinto(PyObject *self, PyObject *args) {
+	int h, timeout;
+	Py_buffer view;
+	if (!PyArg_ParseTuple(args, "iw*i", &h, &view, &timeout)) {
+		return NULL;
+	}
+	uint32_t len = view.len > 0x7fffffff ? 0x7fffffff : (uint32_t)view.len;
+	int32_t r = len == 0 ? 0 : wasgi_net_read(h, view.buf, len, timeout);
+	PyBuffer_Release(&view);
+	if (r < 0) {
+		return net_fail(r, NULL);
+	}
+	return PyLong_FromLong(r);
+}
+
+/* net_write(handle, data, timeout_ms) -> int: the bytes sent, fewer than
+ * len(data) when the timeout passed after some were. */
+static PyObject *w_net_write(PyObject *self, PyObject *args) {
+	int h, timeout;
+	Py_buffer view;
+	if (!PyArg_ParseTuple(args, "iy*i", &h, &view, &timeout)) {
+		return NULL;
+	}
+	uint32_t len = view.len > 0x7fffffff ? 0x7fffffff : (uint32_t)view.len;
+	int32_t r = wasgi_net_write(h, view.buf, len, timeout);
+	PyBuffer_Release(&view);
+	if (r < 0) {
+		return net_fail(r, NULL);
+	}
+	return PyLong_FromLong(r);
+}
+
+/* net_shutdown(handle): closes the write side. */
+static PyObject *w_net_shutdown(PyObject *self, PyObject *arg) {
+	int h = PyLong_AsLong(arg);
+	if (h == -1 && PyErr_Occurred()) {
+		return NULL;
+	}
+	int32_t r = wasgi_net_shutdown(h);
+	if (r < 0) {
+		return net_fail(r, NULL);
+	}
+	Py_RETURN_NONE;
+}
+
+/* net_close(handle): closes the connection, frees the handle. */
+static PyObject *w_net_close(PyObject *self, PyObject *arg) {
+	int h = PyLong_AsLong(arg);
+	if (h == -1 && PyErr_Occurred()) {
+		return NULL;
+	}
+	int32_t r = wasgi_net_close(h);
+	if (r < 0) {
+		return net_fail(r, NULL);
+	}
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
 	{"environ", w_environ, METH_NOARGS, "The request environ, KEY=VALUE\\0 entries."},
 	{"readinto", w_readinto, METH_O, "Read request body bytes into a buffer."},
@@ -179,6 +340,12 @@ static PyMethodDef methods[] = {
 	{"auth_user", w_auth_user, METH_NOARGS, "The Basic auth user name."},
 	{"auth_password", w_auth_password, METH_NOARGS, "The Basic auth password."},
 	{"auth_groups", w_auth_groups, METH_O, "Answer wasgi_groups_for_user."},
+	{"net_connect", w_net_connect, METH_O, "net_connect(addr) -> (handle, flags): open an outbound connection."},
+	{"net_read", w_net_read, METH_VARARGS, "net_read(handle, n, timeout_ms) -> bytes, b'' at the end."},
+	{"net_readinto", w_net_readinto, METH_VARARGS, "net_readinto(handle, buffer, timeout_ms) -> int."},
+	{"net_write", w_net_write, METH_VARARGS, "net_write(handle, data, timeout_ms) -> int: bytes sent."},
+	{"net_shutdown", w_net_shutdown, METH_O, "net_shutdown(handle): close the write side."},
+	{"net_close", w_net_close, METH_O, "net_close(handle): close the connection."},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -190,7 +357,10 @@ static PyObject *init_module(void) {
 		return NULL;
 	}
 	BodyTooLarge = PyErr_NewException("_wasgi.BodyTooLarge", PyExc_OSError, NULL);
-	if (BodyTooLarge == NULL || PyModule_AddObjectRef(m, "BodyTooLarge", BodyTooLarge) < 0) {
+	if (BodyTooLarge == NULL || PyModule_AddObjectRef(m, "BodyTooLarge", BodyTooLarge) < 0 ||
+	    PyModule_AddIntConstant(m, "NET_TLS", WASGI_NET_TLS) < 0 ||
+	    PyModule_AddIntConstant(m, "NET_WAIT_DEADLINE", WASGI_NET_WAIT_DEADLINE) < 0 ||
+	    PyModule_AddIntConstant(m, "NET_POLL", WASGI_NET_POLL) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}
