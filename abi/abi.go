@@ -170,6 +170,34 @@ const (
 	FuncNetClose = "net_close"
 )
 
+// File locks (abi/ABI.md section 4.9): WASI preview 1 has none, and
+// SQLite needs them to keep a database whole when several instances (and
+// native processes) write it. The host takes the lock on the real file, as
+// an open-file-description lock held by the instance: instances of one
+// app conflict with each other as processes do, and with a native
+// process's fcntl locks on the same file.
+const (
+	// FuncFileLock is `file_lock(path, path_len, cmd, type, start, len)
+	// -> i32`: path is a guest path under one of the app's dirs. cmd
+	// [LockSet] takes, changes or drops the lock on bytes [start,
+	// start+len) (len 0: to the end of the file) without waiting, and
+	// returns 0 or [ErrLocked]; cmd [LockTest] returns the lock that
+	// would conflict: 0 none, [LockRead] or [LockWrite]. Errors:
+	// [ErrDenied] (not under a dir, or a write lock on a ro dir),
+	// [ErrIO] (no such file, or the host refused).
+	FuncFileLock = "file_lock"
+)
+
+// Commands and lock types of [FuncFileLock].
+const (
+	LockSet  int32 = 0 // LockSet is F_SETLK: take, change or drop, without waiting.
+	LockTest int32 = 1 // LockTest is F_GETLK: which lock would conflict.
+
+	LockUnlock int32 = 0 // LockUnlock drops the range (F_UNLCK).
+	LockRead   int32 = 1 // LockRead is a shared lock (F_RDLCK).
+	LockWrite  int32 = 2 // LockWrite is an exclusive lock (F_WRLCK).
+)
+
 // Timeouts of [FuncNetRead] and [FuncNetWrite], in milliseconds: a value
 // > 0 waits at most that long, capped by the call's deadline.
 const (
@@ -224,6 +252,9 @@ const (
 	ErrTooManyConns int32 = -11
 	// ErrBadHandle: not a connection this instance has open.
 	ErrBadHandle int32 = -12
+	// ErrLocked: file_lock: another instance or process holds a
+	// conflicting lock (EAGAIN); try again later (SQLite's busy handler).
+	ErrLocked int32 = -13
 )
 
 // Results of [FuncCheckPassword], as in mod_wsgi's check_password.

@@ -31,6 +31,7 @@ type CGI struct {
 	cfg    AppConfig
 	modCfg wazero.ModuleConfig
 	net    *netState
+	locks  []lockRoot
 }
 
 // NewCGI adds a CGI app running the WASI command m to the group.
@@ -49,7 +50,7 @@ func (g *Group) NewCGI(m *Module, cfg AppConfig) (*CGI, error) {
 		return nil, ErrClosed
 	}
 	g.roots = append(g.roots, roots...)
-	return &CGI{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg)}, nil
+	return &CGI{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}, nil
 }
 
 // CGICall is one CGI request.
@@ -114,7 +115,7 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	deadline := new(atomic.Int64)
 	deadline.Store(dl.UnixNano())
 	mc = mc.WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net}
+	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net, roots: c.locks}
 	defer state.close()
 	cctx = withState(cctx, state)
 	var mem *memoryAllocator

@@ -83,3 +83,13 @@ func closeRoots(roots []*os.Root) {
 		r.Close()
 	}
 }
+
+// lockRoots pairs an app's dirs with their open roots (moduleConfig's, in
+// the same order), for file_lock.
+func lockRoots(dirs []Dir, roots []*os.Root) []lockRoot {
+	out := make([]lockRoot, len(roots))
+	for i, r := range roots {
+		out[i] = lockRoot{guest: dirs[i].Guest, root: r, readOnly: dirs[i].ReadOnly}
+	}
+	return out
+}

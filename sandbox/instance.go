@@ -34,7 +34,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	deadline := new(atomic.Int64)
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
 	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net}
+	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks}
 	ctx = withState(context.WithoutCancel(ctx), state)
 	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {
@@ -57,6 +57,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 			if mod, interrupt, err = p.m.instantiate(ctx, mc, init); err != nil || snap == nil {
 				return
 			}
+			state.reserveHandles(snap.handles)
 			if err = armed(ctx, interrupt, func() error { return snap.restore(ctx, mod) }); err != nil {
 				mod.Close(ctx)
 				mod = nil
@@ -65,6 +66,11 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	})
 	if err == nil && snap == nil && p.cfg.Snapshot {
 		if s, serr := takeSnapshot(mod); serr == nil {
+			s.handles = state.handleBase()
+			if n := state.count(resourceConn); n > 0 {
+				p.cfg.HostLogger.Warn().Int("connections", n).
+					Msg("the app opened connections while starting: the other instances start from a copy without them (their handles answer ErrBadHandle); open connections per request or lazily")
+			}
 			if p.snap.CompareAndSwap(nil, s) {
 				p.cfg.HostLogger.Info().Int("memory", len(s.mem)).Dur("start", time.Since(start)).
 					Msg("first instance started; the next ones start from its snapshot")

@@ -23,8 +23,9 @@ type Pool struct {
 	alive int         // guarded by g.mu; this app's instances, idle or busy
 	warm  atomic.Bool // a Warm is running
 
-	snap atomic.Pointer[snapshot] // with cfg.Snapshot, once the first instance is up
-	net  *netState                // shared by the instances: one sampled log of refusals
+	snap  atomic.Pointer[snapshot] // with cfg.Snapshot, once the first instance is up
+	net   *netState                // shared by the instances: one sampled log of refusals
+	locks []lockRoot               // the app's dirs, for file_lock
 }
 
 // NewPool adds an app running module m to the group.
@@ -36,7 +37,7 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg)}
+	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {

@@ -79,7 +79,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 		deadline.Store(dl.UnixNano())
 	}
 	mc = mc.WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &cfg.Logger, stderr: stderr, deadline: deadline, net: newNetState(cfg)}
+	state := &instanceState{log: &cfg.Logger, stderr: stderr, deadline: deadline, net: newNetState(cfg), roots: lockRoots(cfg.Dirs, roots)}
 	defer state.close()
 	ctx = withState(ctx, state)
 	var mem *memoryAllocator

@@ -39,6 +39,12 @@ const snapshotRestored = "wasgi_snapshot_restored"
 type snapshot struct {
 	mem     []byte
 	globals map[string]uint64 // export name -> value
+	// handles is the last resource handle the source instance gave out:
+	// its memory may still hold handles up to it (a connection opened at
+	// import time), which in a copy name nothing. Copies number theirs
+	// above it, so such a handle gets ErrBadHandle, never another
+	// instance's resource.
+	handles int32
 }
 
 // takeSnapshot copies mod's memory and mutable globals.

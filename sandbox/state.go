@@ -28,22 +28,24 @@ type instanceState struct {
 	// deadline is the running call's, in Unix ns (for sleeps and
 	// network calls); nil means none.
 	deadline *atomic.Int64
-	net      *netState // outbound connections; nil: none allowed
+	net      *netState  // outbound connections; nil: none allowed
+	roots    []lockRoot // the app's dirs, for file_lock
 
 	mu        sync.Mutex
 	resources map[int32]resource
 	counts    [resourceKinds]int
 	next      int32
 	closed    bool
+	lockFiles map[string]lockFile // by guest path: the files file_lock holds open
 }
 
 // resourceKind tells apart what the resource table counts separately (each
 // kind has its own limit).
 type resourceKind uint8
 
-// resourceKinds is the number of kinds (resourceConn in host_net.go; a
-// new kind such as file locks takes the next number).
-const resourceKinds = 1
+// resourceKinds is the number of kinds: resourceConn (host_net.go),
+// resourceLockFile (host_lock.go); a new kind takes the next number.
+const resourceKinds = 2
 
 // resource is a host-side object a guest holds through a handle.
 type resource struct {
@@ -129,6 +131,20 @@ func (s *instanceState) remove(kind resourceKind, h int32) (io.Closer, bool) {
 	return r.c, true
 }
 
+// handleBase is the last handle given out; reserveHandles makes later
+// ones start above n (for an instance restored from a snapshot).
+func (s *instanceState) handleBase() int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+func (s *instanceState) reserveHandles(n int32) {
+	s.mu.Lock()
+	s.next = max(s.next, n)
+	s.mu.Unlock()
+}
+
 // count is the number of open resources of kind.
 func (s *instanceState) count(kind resourceKind) int {
 	s.mu.Lock()
@@ -140,7 +156,7 @@ func (s *instanceState) count(kind resourceKind) int {
 func (s *instanceState) close() error {
 	s.mu.Lock()
 	rs := s.resources
-	s.resources, s.closed = nil, true
+	s.resources, s.closed, s.lockFiles = nil, true, nil
 	s.counts = [resourceKinds]int{}
 	s.mu.Unlock()
 	var err error

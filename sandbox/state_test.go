@@ -43,3 +43,22 @@ func TestInstanceStateResources(t *testing.T) {
 		t.Fatalf("add after close: %v", err)
 	}
 }
+
+// TestRestoredHandlesStartAboveTheSnapshot: an instance copied from a
+// snapshot never hands out a handle its source's memory may still hold.
+func TestRestoredHandlesStartAboveTheSnapshot(t *testing.T) {
+	src, closed := &instanceState{}, 0
+	for range 3 {
+		src.add(resourceConn, closeCounter{&closed}, 0)
+	}
+	snap := &snapshot{handles: src.handleBase()}
+	cp := &instanceState{}
+	cp.reserveHandles(snap.handles)
+	h, err := cp.add(resourceConn, closeCounter{&closed}, 0)
+	if err != nil || h <= 3 {
+		t.Fatalf("first handle of a copy = %d, %v; want above the source's 3", h, err)
+	}
+	if _, ok := cp.get(resourceConn, 1); ok {
+		t.Fatal("a stale handle resolves in the copy")
+	}
+}

@@ -31,6 +31,14 @@
 #define WASGI_ERR_CONNECT         (-10) /* allowed, but unreachable or the TLS handshake failed */
 #define WASGI_ERR_TOO_MANY_CONNS  (-11) /* outbound_limit or outbound_app_limit reached */
 #define WASGI_ERR_BAD_HANDLE      (-12) /* not an open connection of this instance */
+#define WASGI_ERR_LOCKED          (-13) /* file_lock: a conflicting lock is held elsewhere */
+
+/* wasgi_file_lock commands and lock types. */
+#define WASGI_LOCK_SET    0 /* take, change or drop, without waiting (F_SETLK) */
+#define WASGI_LOCK_TEST   1 /* which lock would conflict (F_GETLK) */
+#define WASGI_LOCK_UNLOCK 0
+#define WASGI_LOCK_READ   1
+#define WASGI_LOCK_WRITE  2
 
 /* Timeouts of wasgi_net_read and wasgi_net_write, besides milliseconds > 0. */
 #define WASGI_NET_WAIT_DEADLINE (-1) /* as long as the call's deadline allows */
@@ -79,6 +87,12 @@ WASGI_IMPORT("net_write") int32_t wasgi_net_write(int32_t handle, const uint8_t 
 /* Closes the write side: the peer reads the end of the stream. */
 WASGI_IMPORT("net_shutdown") int32_t wasgi_net_shutdown(int32_t handle);
 WASGI_IMPORT("net_close") int32_t wasgi_net_close(int32_t handle);
+
+/* A byte-range lock on the real file behind a guest path (under one of the
+ * app's dirs), held by this instance: 0, WASGI_ERR_LOCKED, or for
+ * WASGI_LOCK_TEST the conflicting type (0 none). len 0: to the end. */
+WASGI_IMPORT("file_lock") int32_t wasgi_file_lock(const char *path, uint32_t path_len, int32_t cmd, int32_t type,
+                                                  int32_t start, int32_t len);
 
 /*
  * Exports an app defines (the first is required):

@@ -66,7 +66,11 @@ fi
 # CPython: upstream 3.11 as Debian ships it (the .orig tarball), configured
 # with CPython's own WASI site file.
 cpy=$work/cpython
-if [ ! -f "$cpy/.built" ]; then
+# recipe names what the CPython build below is made with: change it with
+# the flags, so that a build folder made the old way is rebuilt.
+# 2: no clock_nanosleep (wazero refuses absolute sleeps: time.sleep failed).
+recipe=2
+if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 	log "building CPython for wasm32-wasi (a few minutes)"
 	rm -rf "$cpy" && mkdir -p "$cpy"
 	tar -xf "$(ls "$src"/python3.11_*.orig.tar.* | head -1)" -C "$cpy" --strip-components=1
@@ -83,10 +87,11 @@ if [ ! -f "$cpy/.built" ]; then
 			py_cv_module_readline=n/a py_cv_module__curses=n/a py_cv_module__curses_panel=n/a \
 			py_cv_module__dbm=n/a py_cv_module__gdbm=n/a py_cv_module__tkinter=n/a \
 			py_cv_module__ssl=n/a py_cv_module__hashlib=n/a py_cv_module_nis=n/a \
+			ac_cv_func_clock_nanosleep=no \
 			./configure -q --host=wasm32-unknown-wasi --build=x86_64-pc-linux-gnu \
 			--with-build-python=$buildpy --disable-test-modules --without-ensurepip \
 			>"$work/configure.log" 2>&1 &&
-		make -j"$jobs" >"$work/make.log" 2>&1 && touch .built) || {
+		make -j"$jobs" >"$work/make.log" 2>&1 && echo "$recipe" >.built) || {
 		tail -40 "$work/configure.log" "$work/make.log" 2>/dev/null >&2
 		exit 1
 	}
@@ -94,7 +99,7 @@ fi
 
 # The runtime module: the reactor in reactor/wasgi_python.c linked with libpython.
 wasm=$out/python-wsgi.wasm
-if [ ! -f "$wasm" ] || [ "$here/reactor/wasgi_python.c" -nt "$wasm" ] || [ "$here/../../abi/include/wasgi.h" -nt "$wasm" ]; then
+if [ ! -f "$wasm" ] || [ "$here/reactor/wasgi_python.c" -nt "$wasm" ] || [ "$here/../../abi/include/wasgi.h" -nt "$wasm" ] || [ "$cpy/.built" -nt "$wasm" ]; then
 	log "linking python-wsgi.wasm"
 	clang --target=wasm32-wasi -mexec-model=reactor -O2 \
 		-D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS \
