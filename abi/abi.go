@@ -188,6 +188,17 @@ const (
 	FuncFileLock = "file_lock"
 )
 
+// Cryptographic primitives (abi/ABI.md section 4.10), far slower in wasm.
+const (
+	// FuncPBKDF2 is `pbkdf2_hmac(hash, hash_len, password, password_len,
+	// salt, salt_len, iterations, out, out_len) -> i32`: PBKDF2-HMAC of
+	// the named hash ("sha1", "sha224", "sha256", "sha384", "sha512", as
+	// hashlib names them) into out[0:out_len] (1 to 1024 bytes); 0, or
+	// [ErrIO] (unknown hash, sizes out of bounds: nothing written), or
+	// [ErrTimeout] when the running call's deadline passes first.
+	FuncPBKDF2 = "pbkdf2_hmac"
+)
+
 // Commands and lock types of [FuncFileLock].
 const (
 	LockSet  int32 = 0 // LockSet is F_SETLK: take, change or drop, without waiting.

@@ -3,7 +3,11 @@ package host
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	stdpbkdf2 "crypto/pbkdf2"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -488,4 +492,54 @@ root = "{root}"
 	if _, err := Manage(context.Background(), cfg, "nosuch", nil, RunOptions{Log: zerolog.Nop()}); err == nil || !strings.Contains(err.Error(), `no site "nosuch"`) {
 		t.Fatalf("manage of an unknown site: %v", err)
 	}
+}
+
+// TestPythonHostCrypto: hashlib.pbkdf2_hmac in the runtime gives the
+// same keys as Go's, computed by the host (Django's 1,000,000 iterations
+// take a fraction of a second, not seconds); time.sleep works.
+func TestPythonHostCrypto(t *testing.T) {
+	dir := pythonRuntime(t)
+	cfg, err := sites.Parse(filepath.Join(testwasm.Root(t), "wasgi.toml"), []byte(pythonConfigFor(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, ac, err := appConfig(cfg, cfg.Sites[0], cfg.Sites[0].Apps[0], dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.Logger = zerolog.Nop()
+	rt, err := sandbox.New(context.Background(), sandbox.Options{CacheDir: testwasm.CacheDir(t), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	m, err := rt.Compile(context.Background(), module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Release(context.Background(), m)
+	var out, errb strings.Builder
+	code, err := rt.Run(context.Background(), m, ac, sandbox.RunConfig{
+		Args: []string{"-c", `import hashlib, time
+t = time.monotonic()
+k = hashlib.pbkdf2_hmac("sha256", b"correct horse", b"NaCl", 1000000)
+print(k.hex(), hashlib.pbkdf2_hmac("sha1", b"password", b"salt", 4096, 20).hex())
+print(round(time.monotonic() - t, 3))
+time.sleep(0.01)
+print(hashlib.pbkdf2_hmac("md5", b"p", b"s", 2).hex())`},
+		Env: map[string]string{python.EnvRun: "1"}, Stdout: &out, Stderr: &errb, Timeout: time.Minute,
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("run: %d %v\n%s", code, err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want, _ := stdpbkdf2.Key(sha256.New, "correct horse", []byte("NaCl"), 1000000, 32)
+	if len(lines) != 3 || lines[0] != hex.EncodeToString(want)+" 4b007901b765489abead49d926f721d065a429c1" {
+		t.Fatalf("keys %q, want %x and RFC 6070's", lines, want)
+	}
+	md5want, _ := stdpbkdf2.Key(md5.New, "p", []byte("s"), 2, 16)
+	if lines[2] != hex.EncodeToString(md5want) {
+		t.Fatalf("md5 (hashlib's own fallback) = %s, want %x", lines[2], md5want)
+	}
+	t.Logf("1,000,000 iterations of PBKDF2-SHA256 in the runtime: %s s", lines[1])
 }

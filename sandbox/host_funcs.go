@@ -47,7 +47,7 @@ func newHostFunc(name string, fn api.GoModuleFunc, result string, params ...stri
 // hostFuncs are every import of module "wasgi", by name.
 var hostFuncs = func() map[string]hostFunc {
 	m := map[string]hostFunc{}
-	for _, area := range [][]hostFunc{environFuncs, bodyFuncs, responseFuncs, authFuncs, logFuncs, netFuncs, lockFuncs} {
+	for _, area := range [][]hostFunc{environFuncs, bodyFuncs, responseFuncs, authFuncs, logFuncs, netFuncs, lockFuncs, cryptoFuncs} {
 		for _, f := range area {
 			if _, dup := m[f.name]; dup {
 				panic("sandbox: host function declared twice: " + f.name)

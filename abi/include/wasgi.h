@@ -88,6 +88,12 @@ WASGI_IMPORT("net_write") int32_t wasgi_net_write(int32_t handle, const uint8_t 
 WASGI_IMPORT("net_shutdown") int32_t wasgi_net_shutdown(int32_t handle);
 WASGI_IMPORT("net_close") int32_t wasgi_net_close(int32_t handle);
 
+/* PBKDF2-HMAC of hash ("sha256"...) into out[0:out_len], computed by the host:
+ * 0, WASGI_ERR_IO (unknown hash, bad sizes) or WASGI_ERR_TIMEOUT. */
+WASGI_IMPORT("pbkdf2_hmac") int32_t wasgi_pbkdf2_hmac(const char *hash, uint32_t hash_len, const uint8_t *password,
+                                                      uint32_t password_len, const uint8_t *salt, uint32_t salt_len,
+                                                      int32_t iterations, uint8_t *out, uint32_t out_len);
+
 /* A byte-range lock on the real file behind a guest path (under one of the
  * app's dirs), held by this instance: 0, WASGI_ERR_LOCKED, or for
  * WASGI_LOCK_TEST the conflicting type (0 none). len 0: to the end. */

@@ -37,6 +37,7 @@ def start():
     """Imports the application named by WASGI_WSGI (and the auth hooks)."""
     global _app, _check, _groups
     _wasgi_socket.install()  # before any .pth file or app module imports socket
+    _install_pbkdf2()
     site_dir = os.environ.get("WASGI_PYTHON_SITE")
     if site_dir:
         import site
@@ -51,6 +52,29 @@ def start():
         _check = _resolve(os.environ["WASGI_CHECK_PASSWORD"])
     if os.environ.get("WASGI_GROUPS_FOR_USER"):
         _groups = _resolve(os.environ["WASGI_GROUPS_FOR_USER"])
+
+
+def _install_pbkdf2():
+    """hashlib.pbkdf2_hmac computed by the host: without OpenSSL, CPython's
+    pure-Python fallback takes seconds per Django password check in wasm."""
+    import hashlib
+
+    fallback = hashlib.pbkdf2_hmac
+
+    def pbkdf2_hmac(hash_name, password, salt, iterations, dklen=None):
+        if isinstance(password, str) or isinstance(salt, str):
+            raise TypeError("password and salt must be bytes-like")
+        if dklen is None:
+            dklen = hashlib.new(hash_name).digest_size
+        key = None
+        if isinstance(hash_name, str) and 1 <= dklen <= 1024 and iterations >= 1:
+            key = _wasgi.pbkdf2_hmac(hash_name.lower(), password, salt, iterations, dklen)
+        if key is None:
+            return fallback(hash_name, password, salt, iterations, dklen)
+        return key
+
+    pbkdf2_hmac.__doc__ = fallback.__doc__
+    hashlib.pbkdf2_hmac = pbkdf2_hmac
 
 
 def run():

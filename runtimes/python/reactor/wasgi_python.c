@@ -331,7 +331,44 @@ static PyObject *w_net_close(PyObject *self, PyObject *arg) {
 	Py_RETURN_NONE;
 }
 
+/* pbkdf2_hmac(hash_name, password, salt, iterations, dklen) -> bytes, or
+ * None for a hash the host does not know (hashlib then does it itself).
+ * The host computes it: pure-Python PBKDF2 at Django's iteration counts
+ * takes seconds in wasm. */
+static PyObject *w_pbkdf2_hmac(PyObject *self, PyObject *args) {
+	const char *name;
+	Py_ssize_t name_len;
+	Py_buffer password, salt;
+	int iterations, dklen;
+	if (!PyArg_ParseTuple(args, "s#y*y*ii", &name, &name_len, &password, &salt, &iterations, &dklen)) {
+		return NULL;
+	}
+	PyObject *out = NULL;
+	if (dklen < 1 || dklen > 1024 || iterations < 1) {
+		PyErr_SetString(PyExc_ValueError, "pbkdf2_hmac: dklen must be 1..1024 and iterations at least 1");
+		goto done;
+	}
+	out = PyBytes_FromStringAndSize(NULL, dklen);
+	if (out == NULL) {
+		goto done;
+	}
+	int32_t r = wasgi_pbkdf2_hmac(name, (uint32_t)name_len, password.buf, (uint32_t)password.len, salt.buf,
+	                              (uint32_t)salt.len, iterations, (uint8_t *)PyBytes_AS_STRING(out), (uint32_t)dklen);
+	if (r == WASGI_ERR_IO) {
+		Py_CLEAR(out);
+		out = Py_NewRef(Py_None);
+	} else if (r < 0) {
+		Py_CLEAR(out);
+		PyErr_SetString(PyExc_TimeoutError, "pbkdf2_hmac: the request's deadline passed");
+	}
+done:
+	PyBuffer_Release(&password);
+	PyBuffer_Release(&salt);
+	return out;
+}
+
 static PyMethodDef methods[] = {
+	{"pbkdf2_hmac", w_pbkdf2_hmac, METH_VARARGS, "pbkdf2_hmac(hash_name, password, salt, iterations, dklen) -> bytes or None."},
 	{"environ", w_environ, METH_NOARGS, "The request environ, KEY=VALUE\\0 entries."},
 	{"readinto", w_readinto, METH_O, "Read request body bytes into a buffer."},
 	{"start_response", w_start_response, METH_VARARGS, "Send the status line and headers."},
