@@ -31,7 +31,7 @@ test:
 vet:
 	$(GO) vet $$($(GO) list ./... | grep -v '/sandbox$$')
 	$(GO) vet -stdmethods=false ./sandbox
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./examples/... ./testdata/guest ./testdata/raw ./testdata/conform/sdk ./testdata/conform/cgi ./testdata/cgi-edge
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./examples/... ./testdata/guest ./testdata/raw ./testdata/outbound ./testdata/conform/sdk ./testdata/conform/cgi ./testdata/cgi-edge
 
 race:
 	$(GO) test -race ./sandbox/... ./host/...

@@ -51,7 +51,7 @@ func (s *syncBuffer) String() string {
 // writeConfig writes config text into a temp dir; {guest}, {raw},
 // {outbound} and {cache} are replaced by the test guests and the shared
 // compile cache.
-func writeConfig(t *testing.T, dir, text string) string {
+func writeConfig(t testing.TB, dir, text string) string {
 	t.Helper()
 	pairs := []string{
 		"{guest}", testwasm.Build(t, "testdata/guest"),
@@ -69,7 +69,7 @@ func writeConfig(t *testing.T, dir, text string) string {
 	return path
 }
 
-func startHost(t *testing.T, config string) *testHost {
+func startHost(t testing.TB, config string) *testHost {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := sites.Load(writeConfig(t, dir, config))
@@ -94,7 +94,7 @@ func startHost(t *testing.T, config string) *testHost {
 }
 
 // do sends a request with a Host header and returns status and body.
-func (th *testHost) do(t *testing.T, method, host, target string, body io.Reader) (*http.Response, string) {
+func (th *testHost) do(t testing.TB, method, host, target string, body io.Reader) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, th.url+target, body)
 	if err != nil {

@@ -50,7 +50,7 @@ root = "{root}"
 
 // startPythonNet serves netapp with the given outbound entries (TOML
 // values) and extra python_path folders.
-func startPythonNet(t *testing.T, outbound []string, path ...string) *testHost {
+func startPythonNet(t testing.TB, outbound []string, path ...string) *testHost {
 	t.Helper()
 	pythonRuntime(t)
 	p, _ := json.Marshal(append([]string{"testdata/python/net"}, path...))
@@ -74,7 +74,7 @@ func netCall(t *testing.T, th *testHost, status int, route string, q url.Values)
 // pythonDeps copies Debian's pure-Python packages (folders of
 // /usr/lib/python3/dist-packages) into a folder for python_path, so that
 // the guest sees these and nothing else of the host's.
-func pythonDeps(t *testing.T, pkgs ...string) string {
+func pythonDeps(t testing.TB, pkgs ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "deps")
 	for _, p := range pkgs {

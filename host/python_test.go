@@ -39,7 +39,7 @@ var pythonOnce struct {
 	err error
 }
 
-func pythonRuntime(t *testing.T) string {
+func pythonRuntime(t testing.TB) string {
 	t.Helper()
 	if dir, err := PythonRuntimeDir(); err == nil {
 		return dir
@@ -65,7 +65,7 @@ func pythonRuntime(t *testing.T) string {
 // debianPython skips unless Debian's pure-Python packages are installed
 // (CI installs python3-django, python3-flask, python3-pymysql and
 // python3-redis), failing on CI instead.
-func debianPython(t *testing.T, pkgs ...string) {
+func debianPython(t testing.TB, pkgs ...string) {
 	t.Helper()
 	for _, p := range pkgs {
 		if _, err := os.Stat(filepath.Join("/usr/lib/python3/dist-packages", p)); err != nil {

@@ -68,8 +68,8 @@ fi
 cpy=$work/cpython
 # recipe names what the CPython build below is made with: change it with
 # the flags, so that a build folder made the old way is rebuilt.
-# 2: no clock_nanosleep (wazero refuses absolute sleeps: time.sleep failed).
-recipe=2
+# 3: no clock_nanosleep, in libc or -lrt (wazero refuses absolute sleeps: time.sleep failed).
+recipe=3
 if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 	log "building CPython for wasm32-wasi (a few minutes)"
 	rm -rf "$cpy" && mkdir -p "$cpy"
@@ -87,7 +87,7 @@ if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 			py_cv_module_readline=n/a py_cv_module__curses=n/a py_cv_module__curses_panel=n/a \
 			py_cv_module__dbm=n/a py_cv_module__gdbm=n/a py_cv_module__tkinter=n/a \
 			py_cv_module__ssl=n/a py_cv_module__hashlib=n/a py_cv_module_nis=n/a \
-			ac_cv_func_clock_nanosleep=no \
+			ac_cv_func_clock_nanosleep=no ac_cv_lib_rt_clock_nanosleep=no \
 			./configure -q --host=wasm32-unknown-wasi --build=x86_64-pc-linux-gnu \
 			--with-build-python=$buildpy --disable-test-modules --without-ensurepip \
 			>"$work/configure.log" 2>&1 &&

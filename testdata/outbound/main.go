@@ -29,6 +29,8 @@ import (
 var (
 	mu   sync.Mutex
 	held []net.Conn // /hold: connections kept across requests
+
+	select1DB *sql.DB // /select1: a pool kept across requests
 )
 
 func fail(w http.ResponseWriter, err error) {
@@ -141,6 +143,23 @@ func init() {
 			return
 		}
 		io.WriteString(w, "redis got "+v)
+	})
+	// /select1?dsn=: SELECT 1 on a pool kept across requests; the
+	// query's own time in the guest, in microseconds.
+	mux.HandleFunc("/select1", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if select1DB == nil {
+			select1DB, _ = sql.Open("mysql", r.URL.Query().Get("dsn"))
+		}
+		db := select1DB
+		mu.Unlock()
+		t0 := time.Now()
+		var one int
+		if err := db.QueryRowContext(r.Context(), "SELECT 1").Scan(&one); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprintf(w, `{"one": %d, "us": %.1f}`, one, float64(time.Since(t0).Nanoseconds())/1e3)
 	})
 	guest.Serve(mux)
 }

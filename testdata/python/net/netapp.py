@@ -94,6 +94,25 @@ def redis(q, environ):
             "len": r.llen("wasgi:list"), "client_id": r.client_id()}
 
 
+_select1 = None
+
+
+def select1(q, environ):
+    """SELECT 1 on a PyMySQL connection kept across requests; the query's
+    own time, as the app sees it, in microseconds."""
+    global _select1
+    import pymysql
+
+    if _select1 is None:
+        _select1 = pymysql.connect(host=q["host"], port=int(q["port"]), user=q["user"], password=q["password"],
+                                   database=q["database"], connect_timeout=10)
+    t0 = time.perf_counter()
+    with _select1.cursor() as c:
+        c.execute("SELECT 1")
+        (one,) = c.fetchone()
+    return {"one": one, "us": (time.perf_counter() - t0) * 1e6}
+
+
 def connect(q, environ):
     """socket.create_connection, then optionally a recv with a timeout."""
     s = socket.create_connection((q["host"], int(q["port"])))
@@ -118,4 +137,4 @@ def _json(start_response, status, obj):
     return [body]
 
 
-ROUTES = {"fetch": fetch, "smtp": smtp, "mysql": mysql, "redis": redis, "connect": connect}
+ROUTES = {"fetch": fetch, "smtp": smtp, "mysql": mysql, "redis": redis, "connect": connect, "select1": select1}
