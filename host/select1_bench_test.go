@@ -41,7 +41,9 @@ func BenchmarkSelect1(b *testing.B) {
 	dsn := fmt.Sprintf("%s:%s@wasgi(%s)/%s", db.User, db.Password, db.Addr, db.Database)
 
 	b.Run("native-go", func(b *testing.B) {
-		pool, err := sql.Open("mysql", (&mysql.Config{User: db.User, Passwd: db.Password, Net: "tcp", Addr: db.Addr, DBName: db.Database}).FormatDSN())
+		mc := mysql.NewConfig()
+		mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = db.User, db.Password, "tcp", db.Addr, db.Database
+		pool, err := sql.Open("mysql", mc.FormatDSN())
 		if err != nil {
 			b.Fatal(err)
 		}

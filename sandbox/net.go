@@ -6,13 +6,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wasgi/wasgi/abi"
@@ -235,118 +236,66 @@ func allRefused(o *Outbound, e OutboundEntry, ips []netip.Addr) bool {
 	return true
 }
 
-// outboundConn is a guest's connection. A host goroutine reads ahead into
-// a bounded buffer (as the kernel's socket buffer would), so a guest's
-// read can return at once with what is there (net_read with timeout 0: a
-// Go guest polls, and yields to its other goroutines, rather than block
-// its whole instance), or wait for data, the end of the stream, or its
-// deadline, whichever comes first, TCP and TLS alike.
+// outboundConn is a guest's connection. A read either waits, until data,
+// the end of the stream or its deadline (one wakeup, as a native read),
+// or polls: it returns at once with what is there (net_read with timeout
+// 0), which lets a Go guest yield to its other goroutines rather than
+// block its whole instance.
 type outboundConn struct {
 	net.Conn
-	stats *OutboundStats
-
-	mu      sync.Mutex
-	pending []byte // read ahead, not yet taken by the guest
-	err     error  // what ended the read-ahead; the guest sees it after pending
-	started bool
-	ready   chan struct{} // a token when pending or err changed
-	space   chan struct{} // a token when the guest took bytes
-	done    chan struct{} // closed by Close
-	closed  atomic.Bool
+	stats  *OutboundStats
+	closed atomic.Bool
 }
-
-// readAhead bounds the bytes read ahead of the guest per connection.
-const readAhead = 64 << 10
 
 func newOutboundConn(c net.Conn, stats *OutboundStats) *outboundConn {
-	return &outboundConn{Conn: c, stats: stats, ready: make(chan struct{}, 1), space: make(chan struct{}, 1), done: make(chan struct{})}
+	return &outboundConn{Conn: c, stats: stats}
 }
 
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
+// read reads into p until deadline; a zero deadline polls.
+func (c *outboundConn) read(p []byte, deadline time.Time) (n int, err error) {
+	if deadline.IsZero() {
+		n, err = c.poll(p)
+	} else {
+		c.Conn.SetReadDeadline(deadline)
+		n, err = c.Conn.Read(p)
 	}
+	if c.stats != nil {
+		c.stats.BytesIn.Add(int64(n))
+	}
+	return n, err
 }
 
-// pump reads the connection ahead of the guest until it ends.
-func (c *outboundConn) pump() {
-	b := make([]byte, 16<<10)
-	for {
-		n, err := c.Conn.Read(b)
-		if c.stats != nil {
-			c.stats.BytesIn.Add(int64(n))
-		}
-		c.mu.Lock()
-		c.pending = append(c.pending, b[:n]...)
-		if err != nil {
-			c.err = err
-		}
-		full := len(c.pending) >= readAhead
-		c.mu.Unlock()
-		signal(c.ready)
-		if err != nil {
-			return
-		}
-		for full {
-			select {
-			case <-c.space:
-			case <-c.done:
-				return
-			}
-			c.mu.Lock()
-			full = len(c.pending) >= readAhead
-			c.mu.Unlock()
-		}
+// poll reads what is already there without waiting: one non-blocking
+// read(2) on a TCP socket (a passed deadline would not even try it), and
+// for TLS what is decrypted already, or a record that has fully arrived
+// (a timeout leaves a tls.Conn usable).
+func (c *outboundConn) poll(p []byte) (int, error) {
+	tcp, ok := c.Conn.(*net.TCPConn)
+	if !ok {
+		c.Conn.SetReadDeadline(time.Unix(1, 0))
+		return c.Conn.Read(p)
 	}
-}
-
-// read copies what is read ahead into p, waiting until deadline for
-// something to come: n > 0, or the stream's end or error, or
-// os.ErrDeadlineExceeded.
-func (c *outboundConn) read(p []byte, deadline time.Time) (int, error) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		c.mu.Lock()
-		if !c.started {
-			c.started = true
-			go c.pump()
-		}
-		if len(c.pending) > 0 {
-			n := copy(p, c.pending)
-			c.pending = c.pending[n:]
-			if len(c.pending) == 0 {
-				c.pending = nil // let a large burst's buffer go
-			}
-			c.mu.Unlock()
-			signal(c.space)
-			return n, nil
-		}
-		err := c.err
-		c.mu.Unlock()
-		if err != nil {
-			return 0, err
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return 0, os.ErrDeadlineExceeded
-		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		}
-		select {
-		case <-c.ready:
-		case <-timer.C:
-			return 0, os.ErrDeadlineExceeded
-		case <-c.done:
-			return 0, net.ErrClosed
-		}
+	rc, err := tcp.SyscallConn()
+	if err != nil {
+		return 0, err
 	}
+	var n int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = syscall.Read(int(fd), p)
+		return true // never wait
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case rerr == syscall.EAGAIN || rerr == syscall.EINTR:
+		return 0, os.ErrDeadlineExceeded
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 func (c *outboundConn) Write(p []byte) (int, error) {
@@ -363,7 +312,6 @@ func (c *outboundConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	close(c.done)
 	if c.stats != nil {
 		c.stats.Active.Add(-1)
 	}
