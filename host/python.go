@@ -39,6 +39,16 @@ func isFile(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// dirFor is the dir of own whose host folder is p, or nil.
+func dirFor(own []sandbox.Dir, p string) *sandbox.Dir {
+	for i := range own {
+		if filepath.Clean(own[i].Host) == filepath.Clean(p) {
+			return &own[i]
+		}
+	}
+	return nil
+}
+
 // pythonApp returns the module, preopens and WASI environment of a Python
 // app, with the runtime in dir.
 func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dirs []sandbox.Dir, env map[string]string, err error) {
@@ -51,6 +61,14 @@ func pythonApp(ac *sites.App, dir string, own []sandbox.Dir) (module string, dir
 	taken := map[string]bool{}
 	var path []string
 	for _, p := range py.Path {
+		// A folder that is also one of the app's dirs goes on sys.path where
+		// that dir is, with its mode: a Django project whose default
+		// settings keep db.sqlite3 beside manage.py (BASE_DIR) mounts its
+		// folder rw once, rather than read-only at /python/<name>.
+		if d := dirFor(own, p); d != nil {
+			path = append(path, d.Guest)
+			continue
+		}
 		name := filepath.Base(p)
 		if name == "site-packages" || name == "/" || name == "." {
 			name = "path"

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -542,4 +543,43 @@ print(hashlib.pbkdf2_hmac("md5", b"p", b"s", 2).hex())`},
 		t.Fatalf("md5 (hashlib's own fallback) = %s, want %x", lines[2], md5want)
 	}
 	t.Logf("1,000,000 iterations of PBKDF2-SHA256 in the runtime: %s s", lines[1])
+}
+
+// TestPythonPathInADir: a python_path folder that is also one of the app's
+// dirs is on sys.path at that dir, with its mode (a Django project whose
+// db.sqlite3 sits beside manage.py), not mounted again read-only.
+func TestPythonPathInADir(t *testing.T) {
+	pythonRuntime(t)
+	project := t.TempDir()
+	os.WriteFile(filepath.Join(project, "manage.py"), []byte(`import os, sys
+print(sorted(set(p for p in sys.path if p.startswith(("/srv", "/python")))), os.path.dirname(os.path.abspath(__file__)))
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "db.sqlite3"), "w").write("written")
+`), 0o644)
+	cfg, err := sites.Parse(filepath.Join(t.TempDir(), "wasgi.toml"), []byte(fmt.Sprintf(`
+[[site]]
+name = "mysite"
+hosts = ["mysite.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "mysite.wsgi:application"
+  python_path = [%q]
+  dirs = [{ guest = "/srv/mysite", host = %q, mode = "rw" }]
+`, project, project)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.CacheDir = testwasm.CacheDir(t)
+	var out, errb strings.Builder
+	code, err := Manage(context.Background(), cfg, "mysite", nil, RunOptions{Stdout: &out, Stderr: &errb, Log: zerolog.Nop()})
+	if err != nil || code != 0 {
+		t.Fatalf("manage: %d %v\n%s", code, err, errb.String())
+	}
+	if got := strings.TrimSpace(out.String()); got != "['/srv/mysite'] /srv/mysite" {
+		t.Fatalf("sys.path and BASE_DIR: %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(project, "db.sqlite3")); string(b) != "written" {
+		t.Fatalf("the project folder is not writable through its dir: %q", b)
+	}
 }
