@@ -94,8 +94,61 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	s.close(ctx)
-	return nil
+	defer s.close(ctx)
+	return s.probe(ctx)
+}
+
+// problemMark starts a line a guest writes to stderr for `wasgi check` to
+// report: what cannot work, and where (the Python runtime's bridge writes
+// them).
+const problemMark = "wasgi-problem: "
+
+// problemIn finds a problem line in text, which may be a %q-quoted
+// stderr tail inside an error message.
+func problemIn(text string) (string, bool) {
+	_, msg, ok := strings.Cut(text, problemMark)
+	if !ok {
+		return "", false
+	}
+	if i := strings.IndexAny(msg, "\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	if i := strings.Index(msg, `\n`); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.ReplaceAll(msg, `\"`, `"`), true
+}
+
+// probe starts each Python app once, as its first request would: an
+// application that cannot be imported, or an auth hook that cannot (which
+// fails only the locations it protects), is reported with the Python
+// exception, file and line.
+func (s *state) probe(ctx context.Context) error {
+	var errs []error
+	for _, a := range s.apps {
+		if !a.python || a.pool == nil {
+			continue
+		}
+		stderr, err := a.pool.Probe(ctx)
+		if err != nil {
+			var gerr *sandbox.GuestError
+			tail := err.Error()
+			if errors.As(err, &gerr) {
+				tail = gerr.Stderr
+			}
+			if msg, ok := problemIn(tail); ok {
+				err = errors.New(msg)
+			}
+			errs = append(errs, fmt.Errorf("site %s app %s: cannot start: %v", a.site, a.name, err))
+			continue
+		}
+		for line := range strings.SplitSeq(stderr, "\n") {
+			if msg, ok := problemIn(line); ok {
+				errs = append(errs, fmt.Errorf("site %s app %s: %s (the locations it protects would answer 500)", a.site, a.name, msg))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // buildEnv is what each config's state takes from h.

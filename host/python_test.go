@@ -583,3 +583,54 @@ hosts = ["mysite.test"]
 		t.Fatalf("the project folder is not writable through its dir: %q", b)
 	}
 }
+
+// TestPythonCheckReports: wasgi check starts each Python app once and
+// says what cannot work, with the exception, file and line: a WSGI
+// module that fails to import fails the check; an auth hook that does
+// not exist fails it for that hook, while the site still serves.
+func TestPythonCheckReports(t *testing.T) {
+	pythonRuntime(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "broken.py"), []byte("import os\n\ndef helper():\n    return missing_name\n\nhelper()\napplication = None\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "good.py"), []byte("def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'fine']\n"), 0o644)
+	text := func(wsgi, hook string) string {
+		return fmt.Sprintf(`
+[server]
+cache_dir = %q
+access_log = "off"
+[[site]]
+name = "py"
+hosts = ["py.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = %q
+  python_path = [%q]
+  %s
+`, testwasm.CacheDir(t), wsgi, dir, hook)
+	}
+	check := func(config string) error {
+		cfg, err := sites.Parse(filepath.Join(dir, "wasgi.toml"), []byte(config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Check(context.Background(), cfg, zerolog.Nop())
+	}
+	err := check(text("broken:application", ""))
+	if err == nil || !strings.Contains(err.Error(), "site py app main: cannot start: broken:application: NameError: name 'missing_name' is not defined ("+filepath.Join("/python", filepath.Base(dir), "broken.py")+", line 4)") {
+		t.Fatalf("a broken app: %v", err)
+	}
+	err = check(text("good:application", `check_password = "good:no_such_function"`))
+	if err == nil || !strings.Contains(err.Error(), "check_password good:no_such_function: AttributeError") || !strings.Contains(err.Error(), "the locations it protects") {
+		t.Fatalf("a missing check_password: %v", err)
+	}
+	if err := check(text("good:application", "")); err != nil {
+		t.Fatalf("a good app: %v", err)
+	}
+	// The site with the missing hook still serves.
+	th := startHost(t, text("good:application", `check_password = "good:no_such_function"`))
+	if resp, body := th.do(t, "GET", "py.test", "/", nil); resp.StatusCode != 200 || body != "fine" {
+		t.Fatalf("the site with a missing hook: %d %q", resp.StatusCode, body)
+	}
+}

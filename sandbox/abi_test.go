@@ -328,6 +328,11 @@ func TestGuestTextSanitized(t *testing.T) {
 	if got := out.String(); !strings.Contains(got, `ok\\x0dforged\\x1b[31m\tx`) {
 		t.Fatalf("log %q", got)
 	}
+	// A multi-line log call (a traceback) is one event with its newlines;
+	// each continuation line is indented, and still sanitised.
+	if got := sanitizeLines([]byte("Traceback:\n  File \"x\"\n{\"level\":\"error\"}\x1b\n")); got != "Traceback:\n\t  File \"x\"\n\t{\"level\":\"error\"}\\x1b" {
+		t.Fatalf("sanitizeLines = %q", got)
+	}
 }
 
 // FuzzCGIResponse feeds arbitrary program output, in arbitrary pieces, to

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -127,4 +128,23 @@ func sanitize(b []byte) string {
 		out = append(out, c)
 	}
 	return string(out)
+}
+
+// sanitizeLines is sanitize for a multi-line message (a guest log call
+// with a Python traceback): each LF is kept, and the line after it is
+// indented by a tab, so the message reads as one event with real
+// newlines, and no line of it can pass for an event of its own in a
+// console log. CR and every other control byte become \xNN as in sanitize.
+func sanitizeLines(b []byte) string {
+	if bytes.IndexByte(b, '\n') < 0 {
+		return sanitize(b)
+	}
+	var out strings.Builder
+	for i, line := range bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n")) {
+		if i > 0 {
+			out.WriteString("\n\t")
+		}
+		out.WriteString(sanitize(line))
+	}
+	return out.String()
 }

@@ -17,8 +17,9 @@ var logFuncs = []hostFunc{
 // maxLogLen caps one guest log message.
 const maxLogLen = 8 << 10
 
-// logFunc backs log(level, buf, len): buf[0:len], sanitised and cut at
-// maxLogLen, goes to the request's logger during a call, to the app's
+// logFunc backs log(level, buf, len): buf[0:len], sanitised (a
+// multi-line message stays one event, its lines indented: sanitizeLines)
+// and cut at maxLogLen, goes to the request's logger during a call, to the app's
 // logger outside one (_initialize), tagged source=guest.
 func logFunc(ctx context.Context, m api.Module, stack []uint64) {
 	buf := guestBytes(m, abi.FuncLog, stack[1], stack[2])
@@ -48,5 +49,5 @@ func logFunc(ctx context.Context, m api.Module, stack []uint64) {
 	default:
 		ev = l.Info()
 	}
-	ev.Str("source", "guest").Msg(sanitize(buf))
+	ev.Str("source", "guest").Msg(sanitizeLines(buf))
 }

@@ -264,3 +264,17 @@ func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []
 	in.state.call = nil
 	return res, err
 }
+
+// Probe starts one instance of the app, outside the group's capacity,
+// and closes it: what the app's start does (a Python app imports its
+// application) fails here as its first request would. It returns what the
+// instance wrote to stderr either way (the tail), for problems an app
+// reports without failing to start. For `wasgi check`.
+func (p *Pool) Probe(ctx context.Context) (stderr string, err error) {
+	in, err := p.newInstance(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer in.close(ctx)
+	return in.state.stderr.String(), nil
+}

@@ -47,11 +47,33 @@ def start():
         return  # a one-shot run: its stdio is the caller's, run() does the rest
     sys.stdout = _LogStream(LOG_INFO)
     sys.stderr = _LogStream(LOG_ERROR)
-    _app = _resolve(os.environ["WASGI_WSGI"])
-    if os.environ.get("WASGI_CHECK_PASSWORD"):
-        _check = _resolve(os.environ["WASGI_CHECK_PASSWORD"])
-    if os.environ.get("WASGI_GROUPS_FOR_USER"):
-        _groups = _resolve(os.environ["WASGI_GROUPS_FOR_USER"])
+    target = os.environ["WASGI_WSGI"]
+    try:
+        _app = _resolve(target)
+    except Exception as e:
+        _log_exception("cannot import the WSGI application %s" % target)
+        # One line the host shows (wasgi check, the failed request's log):
+        # the exception, and the file and line of the app's code it came from.
+        problem = "%s%s: %s" % (PROBLEM, target, _where(e))
+        print(problem, file=sys.__stderr__, flush=True)
+        raise RuntimeError(problem) from None
+    # An auth provider that cannot be imported fails its auth checks (a
+    # 500 for the locations it protects), not the whole site.
+    for var, name in (("WASGI_CHECK_PASSWORD", "check_password"), ("WASGI_GROUPS_FOR_USER", "groups_for_user")):
+        hook = os.environ.get(var)
+        if not hook:
+            continue
+        try:
+            fn = _resolve(hook)
+        except Exception as e:
+            _log_exception("cannot import %s %s" % (name, hook))
+            _hook_errors[name] = "%s %s: %s" % (name, hook, _where(e))
+            print("%s%s" % (PROBLEM, _hook_errors[name]), file=sys.__stderr__, flush=True)
+            continue
+        if name == "check_password":
+            _check = fn
+        else:
+            _groups = fn
 
 
 def _install_pbkdf2():
@@ -75,6 +97,26 @@ def _install_pbkdf2():
 
     pbkdf2_hmac.__doc__ = fallback.__doc__
     hashlib.pbkdf2_hmac = pbkdf2_hmac
+
+
+# PROBLEM starts a line the runtime writes to stderr for the host to report
+# (wasgi check): what cannot work, and where.
+PROBLEM = "wasgi-problem: "
+
+# Auth hooks that could not be imported: their checks fail, naming why.
+_hook_errors = {}
+
+
+def _where(e):
+    """The exception, and the innermost frame of the app's own code (not
+    the importer's): "ModuleNotFoundError: No module named 'x' (file, line N)"."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if "importlib" not in f.filename and f.filename != __file__]
+    where = ""
+    if isinstance(e, SyntaxError) and e.filename:
+        where = " (%s, line %s)" % (e.filename, e.lineno)
+    elif frames:
+        where = " (%s, line %d)" % (frames[-1].filename, frames[-1].lineno)
+    return "%s: %s%s" % (type(e).__name__, e, where)
 
 
 def run():
@@ -333,7 +375,8 @@ def _text(b):
 def check_password():
     """WSGIAuthUserScript: True -> 1, False -> 0, None -> -1."""
     if _check is None:
-        _wasgi.log(LOG_ERROR, b"auth check without check_password in the app's config")
+        why = _hook_errors.get("check_password", "no check_password in the app's config")
+        _wasgi.log(LOG_ERROR, ("auth check failed: %s" % why).encode("utf-8", "backslashreplace"))
         return 2
     try:
         ok = _check(_auth_environ(), _text(_wasgi.auth_user()), _text(_wasgi.auth_password()))
@@ -348,6 +391,9 @@ def check_password():
 def groups_for_user():
     """WSGIAuthGroupScript: the user's group names."""
     if _groups is None:
+        if "groups_for_user" in _hook_errors:
+            _wasgi.log(LOG_ERROR, ("group lookup failed: %s" % _hook_errors["groups_for_user"]).encode("utf-8", "backslashreplace"))
+            return 2
         _wasgi.auth_groups(b"")
         return 0
     try:
