@@ -201,6 +201,12 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 		{"wasgi_group_timeouts_total", "Guest calls stopped at request_timeout.", "counter", func(g groupStats) int64 { return g.TimedOut }},
 		{"wasgi_group_queue_timeouts_total", "Requests refused after queue_timeout (503).", "counter", func(g groupStats) int64 { return g.Refused }},
 	}
+	fmt.Fprintln(bw, "# HELP wasgi_auth_failures_total Password checks that failed (wrong password or unknown user).")
+	fmt.Fprintln(bw, "# TYPE wasgi_auth_failures_total counter")
+	fmt.Fprintf(bw, "wasgi_auth_failures_total %d\n", h.authLimit.failed.Load())
+	fmt.Fprintln(bw, "# HELP wasgi_auth_limited_total Password checks refused with 429 after too many failures (auth_max_failures).")
+	fmt.Fprintln(bw, "# TYPE wasgi_auth_limited_total counter")
+	fmt.Fprintf(bw, "wasgi_auth_limited_total %d\n", h.authLimit.limited.Load())
 	cs := h.rt.CompileStats()
 	fmt.Fprintln(bw, "# HELP wasgi_modules_compiled_total Modules compiled (from wazero's on-disk cache or from scratch).")
 	fmt.Fprintln(bw, "# TYPE wasgi_modules_compiled_total counter")

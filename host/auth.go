@@ -3,6 +3,7 @@ package host
 import (
 	"crypto/sha256"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,12 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 		h.fail(w, r, q, refuse(http.StatusInternalServerError, nil))
 		return false
 	}
+	now := time.Now()
+	if blocked, wait := h.authLimit.blocked(ip.String(), st.name, user, now); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+		h.fail(w, r, q, refuse(http.StatusTooManyRequests, nil)) // the access log has it; no event per guess
+		return false
+	}
 	groups, known, err := h.authenticate(r, q, s, provider, user, password, hasGroupRule(rule.require))
 	if err != nil {
 		provider.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Int("status", statusFor(err)).Msg("auth provider failed")
@@ -50,9 +57,11 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 		return false
 	}
 	if !known {
+		h.authLimit.fail(ip.String(), st.name, user, now)
 		h.challenge(w, r, q, rule)
 		return false
 	}
+	h.authLimit.succeed(st.name, user)
 	q.remoteUser, q.authType = user, "Basic"
 	if evaluate(rule.require, ip, user, groups) != granted {
 		h.fail(w, r, q, refuse(http.StatusForbidden, nil)) // a known user, not admitted

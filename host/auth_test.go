@@ -3,12 +3,14 @@ package host
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -280,4 +282,80 @@ func FuzzBasicCredentials(f *testing.F) {
 			t.Fatalf("accepted %q / %q", user, password)
 		}
 	})
+}
+
+// TestAuthFailureLimit: after auth_max_failures wrong passwords from one
+// address, checks from it get 429 with Retry-After and never reach the
+// provider, the right password included, until the window ends.
+func TestAuthFailureLimit(t *testing.T) {
+	th := authSite(t, "auth_max_failures = 3\nauth_failure_window = \"1h\"\nadmin = \"127.0.0.1:0\"")
+	calls := func() string { _, b := th.authGet(t, "/authcalls", ""); return b }
+	for i := range 3 {
+		if resp, _ := th.authGet(t, "/private/secret.txt", basic("alice", "wrong")); resp.StatusCode != 401 {
+			t.Fatalf("wrong password %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	before := calls()
+	for _, pw := range []string{"wrong", "right"} {
+		resp, _ := th.authGet(t, "/private/secret.txt", basic("alice", pw))
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("after 3 failures, %q: %d (Retry-After %q), want 429", pw, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if after := calls(); after != before {
+		t.Fatalf("a limited check reached the provider: %s -> %s", before, after)
+	}
+	resp, err := http.Get("http://" + th.AdminAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"wasgi_auth_failures_total 3", "wasgi_auth_limited_total 2"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestAuthLimiter: per address and per user name, a success forgives the
+// user (not the address), a window ends, 0 turns it off, memory is bounded.
+func TestAuthLimiter(t *testing.T) {
+	l := newAuthLimiter()
+	l.configure(2, time.Minute)
+	t0 := time.Now()
+	l.fail("10.0.0.1", "s", "bob", t0)
+	l.fail("10.0.0.2", "s", "bob", t0) // bob's second failure, from elsewhere
+	if b, _ := l.blocked("10.0.0.3", "s", "bob", t0); !b {
+		t.Fatal("a user guessed from two addresses is not limited")
+	}
+	if b, _ := l.blocked("10.0.0.3", "s", "carol", t0); b {
+		t.Fatal("another user from a fresh address is limited")
+	}
+	if b, _ := l.blocked("10.0.0.3", "other-site", "bob", t0); b {
+		t.Fatal("the same name on another site is limited")
+	}
+	l.succeed("s", "bob")
+	if b, _ := l.blocked("10.0.0.3", "s", "bob", t0); b {
+		t.Fatal("a success did not forgive the user")
+	}
+	l.fail("10.0.0.9", "s", "x", t0)
+	l.fail("10.0.0.9", "s", "y", t0)
+	if b, wait := l.blocked("10.0.0.9", "s", "z", t0.Add(10*time.Second)); !b || wait != 50*time.Second {
+		t.Fatalf("an address with 2 failures: %v, wait %v; want blocked for the rest of the window", b, wait)
+	}
+	if b, _ := l.blocked("10.0.0.9", "s", "z", t0.Add(time.Minute)); b {
+		t.Fatal("still limited after the window")
+	}
+	l.configure(0, time.Minute)
+	if b, _ := l.blocked("10.0.0.9", "s", "x", t0); b {
+		t.Fatal("limited with auth_max_failures = 0")
+	}
+	l.configure(1000, time.Minute)
+	for i := range maxLimiterEntries {
+		l.fail(fmt.Sprint(i), "s", "u", t0)
+	}
+	if n := len(l.entries); n > maxLimiterEntries {
+		t.Fatalf("%d entries, bound %d", n, maxLimiterEntries)
+	}
 }

@@ -35,11 +35,12 @@ var Version = "dev"
 // Host serves the sites of a config. It is safe for concurrent use; Reload
 // swaps the config while requests are in flight.
 type Host struct {
-	log      zerolog.Logger
-	rt       *sandbox.Runtime
-	state    atomic.Pointer[state]
-	counters *metrics // survive reloads
-	reqID    requestIDs
+	log       zerolog.Logger
+	rt        *sandbox.Runtime
+	state     atomic.Pointer[state]
+	counters  *metrics     // survive reloads
+	authLimit *authLimiter // failed password checks, per address and user
+	reqID     requestIDs
 
 	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
 	draining atomic.Bool                     // Shutdown started: /readyz says 503
@@ -58,7 +59,8 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{log: log, rt: rt, counters: newMetrics()}
+	h := &Host{log: log, rt: rt, counters: newMetrics(), authLimit: newAuthLimiter()}
+	h.authLimit.configure(cfg.Server.AuthMaxFailures, cfg.Server.AuthFailureWindow)
 	cert, err := loadCert(cfg)
 	if err != nil {
 		rt.Close(ctx)
@@ -259,6 +261,7 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	if (cfg.Server.TLS != nil) != (h.state.Load().cfg.Server.TLS != nil) {
 		h.log.Warn().Msg("turning [server] tls on or off needs a restart; the listeners keep their mode")
 	}
+	h.authLimit.configure(cfg.Server.AuthMaxFailures, cfg.Server.AuthFailureWindow)
 	old := h.state.Swap(s)
 	old.retire(ctx)
 	old.release()

@@ -465,6 +465,10 @@ func (l *loader) server(r *rawServer) Server {
 	if s.AuthCache = l.duration(r.AuthCache, p.key("auth_cache"), 0); s.AuthCache < 0 {
 		l.errorf(p.key("auth_cache"), "must not be negative")
 	}
+	if s.AuthMaxFailures = l.integer(r.AuthMaxFailures, p.key("auth_max_failures"), DefaultAuthMaxFailures); s.AuthMaxFailures < 0 {
+		l.errorf(p.key("auth_max_failures"), "must not be negative (0 turns the limit off)")
+	}
+	s.AuthFailureWindow = l.positive(l.duration(r.AuthFailureWindow, p.key("auth_failure_window"), DefaultAuthFailureWindow), p.key("auth_failure_window"))
 	s.LogFormat = l.oneOf(r.LogFormat, p.key("log_format"), s.LogFormat, "json", "console")
 	s.Compile = l.oneOf(r.Compile, p.key("compile"), s.Compile, "eager", "lazy")
 	s.AccessLog = l.oneOf(r.AccessLog, p.key("access_log"), s.AccessLog, "combined", "json", "off")

@@ -69,6 +69,12 @@ type Server struct {
 	// AuthCache is how long a successful Basic auth check is remembered
 	// per (site, provider, user, password hash); 0 (default) = never.
 	AuthCache time.Duration
+	// AuthMaxFailures is how many failed password checks a client
+	// address, or a user name, may make within AuthFailureWindow before
+	// further checks are refused with 429 without asking the provider;
+	// 0 turns the limit off. Default 10 in 5 minutes.
+	AuthMaxFailures   int
+	AuthFailureWindow time.Duration
 	// LogFormat is "json" (default) or "console".
 	LogFormat string
 	// Compile is "eager" (default: every module is compiled, and checked,
@@ -295,3 +301,9 @@ func ValidHost(h string) bool { return validHost(h) }
 // CheckURLPath says what is wrong with u as a mount or URL prefix ("is
 // empty", "must start with /", ...), or returns "" when it is fine.
 func CheckURLPath(u string) string { return checkURLPath(u) }
+
+// Defaults of [server] auth_max_failures and auth_failure_window.
+const (
+	DefaultAuthMaxFailures   = 10
+	DefaultAuthFailureWindow = 5 * time.Minute
+)

@@ -40,6 +40,8 @@ func TestLoadFull(t *testing.T) {
 		MaxBody:           1 << 20,
 		ShutdownTimeout:   time.Minute,
 		MaxConnections:    10000,
+		AuthMaxFailures:   DefaultAuthMaxFailures,
+		AuthFailureWindow: DefaultAuthFailureWindow,
 		LogFormat:         "console",
 		Compile:           "eager",
 		AccessLog:         "json",

@@ -32,6 +32,8 @@ type rawServer struct {
 	Compile           any     `toml:"compile"`
 	AccessLog         any     `toml:"access_log"`
 	AuthCache         any     `toml:"auth_cache"`
+	AuthMaxFailures   any     `toml:"auth_max_failures"`
+	AuthFailureWindow any     `toml:"auth_failure_window"`
 	AccessLogFile     any     `toml:"access_log_file"`
 	MaxConnections    any     `toml:"max_connections"`
 }
