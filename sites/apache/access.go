@@ -1,10 +1,13 @@
 package apache
 
 import (
+	"bytes"
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"os"
 	slashpath "path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -529,11 +532,28 @@ func (t *translator) authFunction(a *app, d *Directive, fn string, dst *string) 
 		}
 	}
 	value = module + ":" + fn
+	// The guide's wsgi.py imports check_password from Django's own
+	// handler; a stock one does not: then that handler is what mod_wsgi
+	// would need too, and what the app gets.
+	var found, django bool
+	if b, err := os.ReadFile(script); err == nil {
+		found = definesName(b, fn)
+		django = bytes.Contains(b, []byte("django"))
+		if !found && django {
+			value = "django.contrib.auth.handlers.modwsgi:" + fn
+			notes = append(notes, fmt.Sprintf("the script %s defines no %s: Django's own handler, which the guide's wsgi.py imports, checks against the project's user database", script, fn))
+		} else if !found {
+			notes = append(notes, fmt.Sprintf("the script %s defines no %s: define it there, or wasgi check will report it", script, fn))
+		}
+	} else {
+		notes = append(notes, fmt.Sprintf("the script %s could not be read here (%v): it must define or import %s", script, err, fn))
+	}
 	if *dst != "" && *dst != value {
 		return "", fmt.Sprintf("app %q has %s = %q already: one function per app", a.name, fn, *dst), false
 	}
 	*dst = value
-	msg = fmt.Sprintf(": mod_wsgi calls %s in the script %s; wasgi imports module %s from the app's python_path", fn, script, module)
+	imported, _, _ := strings.Cut(value, ":")
+	msg = fmt.Sprintf(": mod_wsgi calls %s in the script %s; wasgi imports module %s from the app's python_path", fn, script, imported)
 	if len(notes) > 0 {
 		msg += "; " + strings.Join(notes, "; ")
 	}
@@ -541,6 +561,13 @@ func (t *translator) authFunction(a *app, d *Directive, fn string, dst *string) 
 		msg += "; " + opt + " is not needed: the app's own instances answer"
 	}
 	return value, msg, true
+}
+
+// definesName reports whether Python source defines or imports name at
+// its top level (def, class, assignment, from ... import).
+func definesName(src []byte, name string) bool {
+	q := regexp.QuoteMeta(name)
+	return regexp.MustCompile(`(?m)^(def|class)\s+` + q + `\b|^` + q + `\s*=|^from\s+\S+\s+import\s+[^#\n]*\b` + q + `\b`).Match(src)
 }
 
 // reportAuth reports the authentication directives of a block.

@@ -99,9 +99,11 @@ func TestRoundTrip(t *testing.T) {
 				}
 				Site []struct {
 					App []struct {
-						Wsgi       string
-						PythonPath []string `toml:"python_path"`
-						PythonHome string   `toml:"python_home"`
+						Wsgi          string
+						PythonPath    []string `toml:"python_path"`
+						PythonHome    string   `toml:"python_home"`
+						CheckPassword string   `toml:"check_password"`
+						GroupsForUser string   `toml:"groups_for_user"`
 					}
 					Alias []struct{ URL, Path string }
 				}
@@ -123,6 +125,27 @@ func TestRoundTrip(t *testing.T) {
 					apps++
 					for _, p := range a.PythonPath {
 						mkdir(p)
+					}
+					// The modules the app names, as stubs, in its first
+					// python_path folder: wasgi check imports them.
+					for _, target := range []string{a.Wsgi, a.CheckPassword, a.GroupsForUser} {
+						module, _, _ := strings.Cut(target, ":")
+						if module == "" || len(a.PythonPath) == 0 || strings.HasPrefix(module, "django.") {
+							continue
+						}
+						parts := strings.Split(module, ".")
+						dir := a.PythonPath[0]
+						for _, pkg := range parts[:len(parts)-1] {
+							dir = filepath.Join(dir, pkg)
+							mkdir(dir)
+							os.WriteFile(filepath.Join(dir, "__init__.py"), nil, 0o644)
+						}
+						stub := "def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'']\n" +
+							"def check_password(environ, user, password):\n    return None\n" +
+							"def groups_for_user(environ, user):\n    return []\n"
+						if err := os.WriteFile(filepath.Join(dir, parts[len(parts)-1]+".py"), []byte(stub), 0o644); err != nil {
+							t.Fatal(err)
+						}
 					}
 					if a.PythonHome != "" {
 						mkdir(filepath.Join(a.PythonHome, "lib", "python3.11", "site-packages"))
