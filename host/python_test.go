@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +62,45 @@ func pythonRuntime(t testing.TB) string {
 		t.Fatalf("building the Python runtime: %v", pythonOnce.err)
 	}
 	return pythonOnce.dir
+}
+
+var packagesOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+// djangoPackages returns a dist-packages folder with Django 5.2 LTS and its
+// dependencies from Debian sid, fetched once by runtimes/python/packages.sh
+// into the user's cache (outside the source tree).
+func djangoPackages(t testing.TB) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(cache, "wasgi", "python-packages")
+	dist := filepath.Join(out, "dist-packages")
+	packagesOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(dist, "django", "__init__.py")); err == nil {
+			packagesOnce.dir = dist
+			return
+		}
+		cmd := exec.Command("bash", filepath.Join(testwasm.Root(t), "runtimes", "python", "packages.sh"))
+		cmd.Env = append(os.Environ(), "WASGI_PYTHON_PACKAGES="+out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			packagesOnce.err = fmt.Errorf("runtimes/python/packages.sh: %v\n%s", err, b)
+			return
+		}
+		packagesOnce.dir = dist
+	})
+	if packagesOnce.err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(packagesOnce.err)
+		}
+		t.Skipf("Django 5.2 from Debian sid could not be fetched (needs deb.debian.org): %v", packagesOnce.err)
+	}
+	return packagesOnce.dir
 }
 
 // debianPython skips unless Debian's pure-Python packages are installed
@@ -304,6 +344,11 @@ func TestPythonExamples(t *testing.T) {
 	config := strings.Replace(string(text), `cache_dir = "../build/cache"`, `cache_dir = "{cache}"`+"\naccess_log = \"off\"", 1)
 	config = strings.ReplaceAll(config, `"django`, `"`+filepath.Join(dir, "django"))
 	config = strings.ReplaceAll(config, `["flask"`, `["`+filepath.Join(dir, "flask")+`"`)
+	board := filepath.Join(dir, "board")
+	os.MkdirAll(filepath.Join(board, "static"), 0o755) // its own test (TestDjangoBoard) collects them
+	config = strings.NewReplacer(`["board",`, `[`+strconv.Quote(board)+`,`, `host = "board"`, `host = `+strconv.Quote(board),
+		`path = "board/`, `path = "`+board+`/`).Replace(config)
+	config = strings.ReplaceAll(config, `"../build/python-packages/dist-packages"`, strconv.Quote(djangoPackages(t)))
 	th := startHost(t, config)
 
 	if resp, out := th.do(t, "GET", "flask.localhost", "/", nil); resp.StatusCode != 200 || !strings.Contains(out, "Flask") {

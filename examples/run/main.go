@@ -84,6 +84,24 @@ func preparePython() {
 		run("", append(sudo, "apt-get", "install", "-y", "-qq", "python3-django", "python3-flask")...)
 	}
 	run("examples/python/django", "/usr/bin/python3", "manage.py", "collectstatic", "--noinput", "-v", "0")
+	// The board: Django 5.2 from Debian sid, its database and static files
+	// made by wasgi manage, in the app's own sandbox.
+	if _, err := os.Stat("examples/build/python-packages/dist-packages/django"); err != nil {
+		fmt.Fprintln(os.Stderr, "fetching Django 5.2 LTS from Debian sid into examples/build/python-packages: runtimes/python/packages.sh")
+		runEnv([]string{"WASGI_PYTHON_PACKAGES=examples/build/python-packages"}, "", "bash", "runtimes/python/packages.sh")
+	}
+	manage := []string{"go", "run", "./cmd/wasgi", "manage", "-c", "examples/python/wasgi.toml", "board"}
+	run("", append(manage, "migrate", "-v", "0")...)
+	run("", append(manage, "collectstatic", "--noinput", "-v", "0")...)
+}
+
+func runEnv(env []string, dir string, argv ...string) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fail(fmt.Sprintf("%s: %v", argv, err))
+	}
 }
 
 func run(dir string, argv ...string) {
