@@ -76,6 +76,15 @@ func startHost(t testing.TB, config string) *testHost {
 	if err != nil {
 		t.Fatal(err)
 	}
+	th := startHostConfig(t, cfg)
+	th.dir = dir
+	return th
+}
+
+// startHostConfig starts a host for a loaded config, listening on
+// 127.0.0.1:0.
+func startHostConfig(t testing.TB, cfg *sites.Config) *testHost {
+	t.Helper()
 	cfg.Server.Listen = []string{"127.0.0.1:0"}
 	logs := &syncBuffer{}
 	h, err := New(context.Background(), cfg, zerolog.New(logs))
@@ -90,7 +99,7 @@ func startHost(t testing.TB, config string) *testHost {
 		defer cancel()
 		h.Shutdown(ctx)
 	})
-	return &testHost{Host: h, url: "http://" + h.Addrs()[0].String(), logs: logs, dir: dir}
+	return &testHost{Host: h, url: "http://" + h.Addrs()[0].String(), logs: logs}
 }
 
 // do sends a request with a Host header and returns status and body.

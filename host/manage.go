@@ -26,6 +26,10 @@ type RunOptions struct {
 	Stdout, Stderr io.Writer
 	// Timeout stops the run; 0 lets it run until it ends.
 	Timeout time.Duration
+	// Env is added to the app's environment for this run only (for
+	// example DJANGO_SUPERUSER_PASSWORD for createsuperuser --noinput);
+	// nothing of the caller's own environment is passed otherwise.
+	Env map[string]string
 	// Log receives the host's own events (and the guest's log calls).
 	Log zerolog.Logger
 }
@@ -74,7 +78,12 @@ func Manage(ctx context.Context, cfg *sites.Config, target string, args []string
 	if script == "" {
 		return 0, fmt.Errorf("%s/%s: %w (%s)", sc.Name, ac.Name, ErrNoManagePy, strings.Join(ac.Python.Path, ", "))
 	}
-	return runApp(ctx, cfg, module, acfg, append([]string{script}, args...), map[string]string{python.EnvRun: "1"}, o)
+	env := map[string]string{}
+	for k, v := range o.Env {
+		env[k] = v
+	}
+	env[python.EnvRun] = "1"
+	return runApp(ctx, cfg, module, acfg, append([]string{script}, args...), env, o)
 }
 
 // runApp runs module once with acfg, its loggers and outbound policy set

@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -41,7 +42,7 @@ commands:
   check    validate the config and compile every module
   sites    print the sites, hosts, mounts, aliases and groups
   manage   run a Python app's manage.py in the app's own sandbox:
-           wasgi manage [-c wasgi.toml] [-timeout 0] SITE/APP migrate
+           wasgi manage [-c wasgi.toml] [-timeout 0] [-e KEY=VALUE]... SITE/APP migrate
   version  print the version
   import   translate Apache + mod_wsgi configuration:
            wasgi import apache [-o wasgi.toml] httpd.conf...
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 	fs.SetOutput(stderr)
 	config := fs.String("c", "wasgi.toml", "config file")
 	timeout := fs.Duration("timeout", 0, "manage: stop the command after this long (0: never)")
+	var env envFlag
+	fs.Var(&env, "e", "manage: KEY=VALUE added to the app's environment for this run (repeatable)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -95,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 	case "manage":
 		log := host.NewLogger(stderr, "console").Level(zerolog.WarnLevel)
 		code, err := host.Manage(context.Background(), cfg, fs.Arg(0), fs.Args()[1:], host.RunOptions{
-			Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Timeout: *timeout, Log: log,
+			Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Timeout: *timeout, Log: log, Env: env.m,
 		})
 		if err != nil {
 			fmt.Fprintf(stderr, "wasgi manage: %v\n", err)
@@ -186,4 +189,21 @@ func reload(ctx context.Context, h *host.Host, path string, log zerolog.Logger) 
 		return
 	}
 	log.Info().Str("config", cfg.File).Int("sites", len(cfg.Sites)).Msg("reloaded")
+}
+
+// envFlag collects -e KEY=VALUE flags.
+type envFlag struct{ m map[string]string }
+
+func (e *envFlag) String() string { return "" }
+
+func (e *envFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, not %q", s)
+	}
+	if e.m == nil {
+		e.m = map[string]string{}
+	}
+	e.m[k] = v
+	return nil
 }

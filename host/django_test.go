@@ -1,0 +1,221 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wasgi/wasgi/internal/testwasm"
+	"github.com/wasgi/wasgi/sites"
+)
+
+// A stock Django project, as the guide's reader has it: django-admin
+// startproject with Django 5.2 LTS, its default SQLite settings (only
+// ALLOWED_HOSTS and STATIC_ROOT set), migrated and given a superuser with
+// wasgi manage, served by wasgi.
+
+// startproject makes a fresh Django 5.2 project in a temporary folder and
+// a config serving it; it returns the config's path and the project's.
+func startproject(t *testing.T) (config, project string) {
+	t.Helper()
+	pythonRuntime(t)
+	pkgs := djangoPackages(t)
+	python, err := exec.LookPath("python3.11")
+	if err != nil {
+		t.Skip("needs Debian's python3.11 to run django-admin startproject")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(python, "-m", "django", "startproject", "mysite")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "PYTHONPATH="+pkgs)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("startproject: %v\n%s", err, out)
+	}
+	project = filepath.Join(dir, "mysite")
+	settings := filepath.Join(project, "mysite", "settings.py")
+	b, _ := os.ReadFile(settings)
+	s := strings.Replace(string(b), "ALLOWED_HOSTS = []", "ALLOWED_HOSTS = ['mysite.test']", 1)
+	s = strings.Replace(s, "STATIC_URL = 'static/'", "STATIC_URL = 'static/'\nSTATIC_ROOT = BASE_DIR / 'static'", 1)
+	if s == string(b) || !strings.Contains(s, "'NAME': BASE_DIR / 'db.sqlite3'") {
+		t.Fatalf("startproject's settings are not what this test expects:\n%s", b)
+	}
+	os.WriteFile(settings, []byte(s), 0o644)
+	os.MkdirAll(filepath.Join(project, "static"), 0o755)
+	config = filepath.Join(dir, "wasgi.toml")
+	os.WriteFile(config, []byte(fmt.Sprintf(`
+[server]
+cache_dir = %q
+access_log = "off"
+[[site]]
+name = "mysite"
+hosts = ["mysite.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "mysite.wsgi:application"
+  python_path = [%q, %q]
+  env = { DJANGO_SETTINGS_MODULE = "mysite.settings" }
+  dirs = [ { guest = "/srv/mysite", host = %q, mode = "rw" } ]
+  [[site.alias]]
+  url = "/static/"
+  path = %q
+  [[site.directory]]
+  path = %q
+  require = ["all granted"]
+`, testwasm.CacheDir(t), project, pkgs, project, filepath.Join(project, "static")+"/", filepath.Join(project, "static")+"/")), 0o644)
+	return config, project
+}
+
+// needSQLite skips when the runtime was built without sqlite3.
+func needSQLite(t *testing.T) {
+	t.Helper()
+	dir := pythonRuntime(t)
+	// SQLite's own strings are in the module's data when it is linked in.
+	if b, err := os.ReadFile(filepath.Join(dir, "python-wsgi.wasm")); err != nil || !bytes.Contains(b, []byte("sqlite_master")) {
+		t.Skip("the Python runtime was built without sqlite3 (runtimes/python/build.sh)")
+	}
+}
+
+func manage(t *testing.T, config string, env map[string]string, args ...string) string {
+	t.Helper()
+	cfg, err := sites.Load(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	code, err := Manage(context.Background(), cfg, "mysite", args, RunOptions{Stdout: &out, Stderr: &errb, Env: env, Log: zerolog.Nop()})
+	if err != nil || code != 0 {
+		t.Fatalf("wasgi manage %s: exit %d, %v\n%s%s", strings.Join(args, " "), code, err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+var csrfInput = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([^"]+)"`)
+
+// adminClient is a browser-like client of the test host: cookies, the
+// site's Host header, no redirects followed.
+type adminClient struct {
+	t    *testing.T
+	th   *testHost
+	http *http.Client
+}
+
+func newAdminClient(t *testing.T, th *testHost) *adminClient {
+	jar, _ := cookiejar.New(nil)
+	return &adminClient{t, th, &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *adminClient) do(method, path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, c.th.url+path, body)
+	req.Host = "mysite.test"
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Referer", "http://mysite.test"+path)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// form GETs path and POSTs values to it with the page's CSRF token.
+func (c *adminClient) form(path string, values url.Values) (*http.Response, string) {
+	c.t.Helper()
+	resp, page := c.do("GET", path, nil)
+	m := csrfInput.FindStringSubmatch(page)
+	if resp.StatusCode != 200 || m == nil {
+		c.t.Fatalf("GET %s: %d, no CSRF token\n%.2000s\nhost log:\n%s", path, resp.StatusCode, page, c.th.logs.String())
+	}
+	values.Set("csrfmiddlewaretoken", m[1])
+	return c.do("POST", path, values)
+}
+
+// TestDjangoStartproject: the whole first hour of the guide's reader.
+func TestDjangoStartproject(t *testing.T) {
+	needSQLite(t)
+	config, project := startproject(t)
+	manage(t, config, nil, "migrate", "--noinput")
+	manage(t, config, map[string]string{"DJANGO_SUPERUSER_PASSWORD": "s3cret-Pass", "DJANGO_SUPERUSER_EMAIL": "admin@example.com"},
+		"createsuperuser", "--noinput", "--username", "admin")
+	manage(t, config, nil, "collectstatic", "--noinput")
+	if _, err := os.Stat(filepath.Join(project, "db.sqlite3")); err != nil {
+		t.Fatalf("no db.sqlite3 beside manage.py: %v", err)
+	}
+
+	cfg, err := sites.Load(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := startHostConfig(t, cfg)
+	c := newAdminClient(t, th)
+	resp, _ := c.form("/admin/login/?next=/admin/", url.Values{"username": {"admin"}, "password": {"s3cret-Pass"}, "next": {"/admin/"}})
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/admin/" {
+		t.Fatalf("admin login: %d, Location %q\n%s", resp.StatusCode, resp.Header.Get("Location"), th.logs.String())
+	}
+	if !strings.Contains(resp.Header.Get("Set-Cookie"), "sessionid=") {
+		t.Fatalf("no session cookie: %q", resp.Header.Values("Set-Cookie"))
+	}
+	// An object added through the admin is listed.
+	resp, _ = c.form("/admin/auth/group/add/", url.Values{"name": {"editors"}})
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("adding a group: %d", resp.StatusCode)
+	}
+	listed := func(c *adminClient) bool {
+		resp, page := c.do("GET", "/admin/auth/group/", nil)
+		return resp.StatusCode == 200 && strings.Contains(page, ">editors<")
+	}
+	if !listed(c) {
+		t.Fatal("the group added is not listed")
+	}
+	if resp, _ := c.do("GET", "/static/admin/css/base.css", nil); resp.StatusCode != 200 {
+		t.Fatalf("the admin's CSS through the /static/ alias: %d", resp.StatusCode)
+	}
+
+	// The data survives a reload and a restart.
+	if err := th.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !listed(c) {
+		t.Fatal("after a reload the group is gone, or the session")
+	}
+	th2 := startHostConfig(t, cfg)
+	c2 := newAdminClient(t, th2)
+	c2.http.Jar = c.http.Jar
+	if !listed(c2) {
+		t.Fatal("after a restart the group is gone, or the session")
+	}
+
+	// Logout: a POST, as Django 5 wants; then the admin asks to log in.
+	resp, page := c.do("GET", "/admin/", nil)
+	m := csrfInput.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on the admin index")
+	}
+	resp, _ = c.do("POST", "/admin/logout/", url.Values{"csrfmiddlewaretoken": {m[1]}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("GET", "/admin/", nil); resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/login/") {
+		t.Fatalf("after logout the admin answers %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
