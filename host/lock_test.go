@@ -15,7 +15,8 @@ import (
 // TestFileLock: file_lock takes real locks on the host file: two apps'
 // instances conflict as two processes would, a native process's POSIX
 // lock (python3's fcntl.lockf) conflicts with both ways, a lock goes with
-// its instance, and a guest reaches only files under its dirs.
+// its instance, a guest reaches only files under its dirs, and a file
+// replaced at its path is the one locked from then on.
 func TestFileLock(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3 for the native lock holder")
@@ -76,7 +77,7 @@ hosts = ["%s.test"]
 	}
 
 	// A native process: its lockf conflicts with b's lock on byte 0, and
-	// its own lock on byte 40 stops a.
+	// its own lock on byte 40 stops a, until the file is replaced.
 	py := exec.Command("python3", "-c", `
 import fcntl, os, sys
 f = open(sys.argv[1], "r+")
@@ -106,5 +107,19 @@ sys.stdin.read()
 	}
 	if got := lock("a", "/data/db.sqlite3", test, write, 40, 1); got != "2" {
 		t.Fatalf("a tests the native process's lock: %s, want 2", got)
+	}
+
+	// The file is replaced at its path (rm db.sqlite3 && migrate): locks go
+	// to the new file, which the native process has not locked, and no
+	// longer to the one the instances opened first.
+	os.WriteFile(db+".new", make([]byte, 64), 0o644)
+	if err := os.Rename(db+".new", db); err != nil {
+		t.Fatal(err)
+	}
+	if got := lock("a", "/data/db.sqlite3", set, write, 40, 1); got != "0" {
+		t.Fatalf("a on the file that replaced the native process's: %s, want 0", got)
+	}
+	if got := lock("b", "/data/db.sqlite3", test, write, 40, 1); got != "2" {
+		t.Fatalf("b tests a's lock on the new file: %s, want 2", got)
 	}
 }

@@ -39,6 +39,9 @@ type lockRoot struct {
 type lockFile struct {
 	f      *os.File
 	handle int32 // in the resource table, which closes it with the instance
+	root   *os.Root
+	name   string      // f's name in root
+	fi     os.FileInfo // f's, to tell whether name still leads to it
 }
 
 // fileLock backs file_lock(path, path_len, cmd, type, start, len) -> i32.
@@ -65,7 +68,11 @@ func fileLock(ctx context.Context, m api.Module, stack []uint64) {
 
 // lockFile returns the instance's descriptor for the file at guest path
 // p, opening it on first use through its dir's os.Root (so no link leads
-// out), or an ABI error.
+// out), or an ABI error. A file replaced at p since (deleted and made
+// again, or renamed over: rm db.sqlite3 && manage.py migrate) is opened
+// anew: the locks must be on the file the path leads to now, the one a
+// native process locks, not on the one the instance opened first. The
+// old descriptor stays open with its locks until the instance ends.
 func (s *instanceState) lockFile(p string, write bool) (*os.File, int32) {
 	if !strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0) {
 		return nil, abi.ErrDenied
@@ -75,7 +82,9 @@ func (s *instanceState) lockFile(p string, write bool) (*os.File, int32) {
 	lf, ok := s.lockFiles[p]
 	s.mu.Unlock()
 	if ok {
-		return lf.f, 0
+		if fi, err := lf.root.Stat(lf.name); err == nil && os.SameFile(fi, lf.fi) {
+			return lf.f, 0
+		}
 	}
 	var best *lockRoot
 	for i := range s.roots {
@@ -94,8 +103,14 @@ func (s *instanceState) lockFile(p string, write bool) (*os.File, int32) {
 		}
 		flag = os.O_RDONLY
 	}
-	f, err := best.root.OpenFile(strings.TrimPrefix(p, best.guest+"/"), flag, 0)
+	name := strings.TrimPrefix(p, best.guest+"/")
+	f, err := best.root.OpenFile(name, flag, 0)
 	if err != nil {
+		return nil, abi.ErrIO
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return nil, abi.ErrIO
 	}
 	if s.count(resourceLockFile) >= maxLockFiles {
@@ -111,7 +126,7 @@ func (s *instanceState) lockFile(p string, write bool) (*os.File, int32) {
 	if s.lockFiles == nil {
 		s.lockFiles = map[string]lockFile{}
 	}
-	s.lockFiles[p] = lockFile{f, h}
+	s.lockFiles[p] = lockFile{f: f, handle: h, root: best.root, name: name, fi: fi}
 	s.mu.Unlock()
 	return f, 0
 }

@@ -36,19 +36,24 @@ fi
 buildpy=/usr/bin/python3.11
 
 # Sources: Debian's own packages, through a private apt configuration so
-# that /etc/apt is left alone.
+# that /etc/apt is left alone. python3.11 and zlib come from bookworm;
+# sqlite3 from sid, as bookworm's 3.40 predates SQLite's WASI support (its
+# os_unix.c does not know __wasi__).
 src=$work/src
-if [ ! -f "$src/.done" ]; then
-	log "fetching Debian sources of python3.11 and zlib"
+sources="python3.11/bookworm zlib/bookworm sqlite3/sid"
+if [ "$(cat "$src/.done" 2>/dev/null)" != "$sources" ]; then
+	log "fetching Debian sources: $sources"
 	apt=$work/apt
+	rm -rf "$src"
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$src"
-	echo "deb-src http://deb.debian.org/debian bookworm main" >"$apt/sources.list"
+	printf 'deb-src http://deb.debian.org/debian %s main\n' bookworm sid >"$apt/sources.list"
 	opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=$apt/none"
 		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1
 		-o APT::Sandbox::User=root)
 	apt-get "${opts[@]}" -qq update
-	(cd "$src" && apt-get "${opts[@]}" -qq source --download-only python3.11 zlib)
-	touch "$src/.done"
+	# shellcheck disable=SC2086 # one word per package
+	(cd "$src" && apt-get "${opts[@]}" -qq source --download-only $sources)
+	echo "$sources" >"$src/.done"
 fi
 
 # zlib, cross-built as a static library (zlib and friends need it).
@@ -63,13 +68,43 @@ if [ ! -f "$zlib/lib/libz.a" ]; then
 		make -s -j"$jobs" libz.a >/dev/null && make -s install >/dev/null)
 fi
 
+# SQLite, as a static library: its amalgamation (sqlite3.c, made from the
+# source tree by the tree's own tool with a native jimsh, no Tcl needed),
+# compiled for wasm32-wasi. The options: one thread per instance; no
+# extensions to load (no dlopen) and no mmap (no shared memory in WASI);
+# temporary tables and indices in memory, as the guest may have no
+# writable temporary folder; nanosleep for the busy timeout's short naps;
+# what Debian's sqlite3 enables that apps may count on (FTS5, math
+# functions). Locking is added at run time by reactor/wasgi_sqlite.c.
+sqlite=$work/sqlite
+sqlite_recipe=1
+if [ "$(cat "$sqlite/.built" 2>/dev/null)" != "$sqlite_recipe" ]; then
+	log "building SQLite for wasm32-wasi"
+	rm -rf "$work/sqlite-src" "$sqlite" && mkdir -p "$work/sqlite-src" "$sqlite/amalgamation" "$sqlite/include" "$sqlite/lib"
+	tar -xf "$(ls "$src"/sqlite3_*.orig.tar.* | head -1)" -C "$work/sqlite-src" --strip-components=1
+	(cd "$sqlite/amalgamation" &&
+		CC=clang "$work/sqlite-src/configure" --disable-tcl >configure.log 2>&1 &&
+		make sqlite3.c >make.log 2>&1 &&
+		clang --target=wasm32-wasi -O2 -c sqlite3.c -o sqlite3.o \
+			-DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_MAX_MMAP_SIZE=0 \
+			-DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_TEMP_STORE=2 \
+			-DHAVE_NANOSLEEP=1 -DHAVE_PREAD=1 -DHAVE_PWRITE=1 -DHAVE_LOCALTIME_R=1 -DHAVE_GMTIME_R=1 \
+			-DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_MATH_FUNCTIONS &&
+		llvm-ar rcs "$sqlite/lib/libsqlite3.a" sqlite3.o &&
+		cp sqlite3.h sqlite3ext.h "$sqlite/include/" && echo "$sqlite_recipe" >"$sqlite/.built") || {
+		tail -20 "$sqlite/amalgamation/configure.log" "$sqlite/amalgamation/make.log" 2>/dev/null >&2
+		exit 1
+	}
+fi
+
 # CPython: upstream 3.11 as Debian ships it (the .orig tarball), configured
 # with CPython's own WASI site file.
 cpy=$work/cpython
 # recipe names what the CPython build below is made with: change it with
 # the flags, so that a build folder made the old way is rebuilt.
 # 3: no clock_nanosleep, in libc or -lrt (wazero refuses absolute sleeps: time.sleep failed).
-recipe=3
+# 4: _sqlite3, against the SQLite above.
+recipe=4
 if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 	log "building CPython for wasm32-wasi (a few minutes)"
 	rm -rf "$cpy" && mkdir -p "$cpy"
@@ -81,9 +116,10 @@ if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 			CFLAGS="-O2 -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS" \
 			LDFLAGS="-lwasi-emulated-signal -lwasi-emulated-getpid -lwasi-emulated-process-clocks" \
 			ZLIB_CFLAGS="-I$zlib/include" ZLIB_LIBS="-L$zlib/lib -lz" \
+			LIBSQLITE3_CFLAGS="-I$sqlite/include" LIBSQLITE3_LIBS="-L$sqlite/lib -lsqlite3 -lm" \
 			PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= \
 			py_cv_module__lzma=n/a py_cv_module__uuid=n/a py_cv_module__crypt=n/a \
-			py_cv_module__bz2=n/a py_cv_module__sqlite3=n/a py_cv_module__ctypes=n/a \
+			py_cv_module__bz2=n/a py_cv_module__ctypes=n/a \
 			py_cv_module_readline=n/a py_cv_module__curses=n/a py_cv_module__curses_panel=n/a \
 			py_cv_module__dbm=n/a py_cv_module__gdbm=n/a py_cv_module__tkinter=n/a \
 			py_cv_module__ssl=n/a py_cv_module__hashlib=n/a py_cv_module_nis=n/a \
@@ -97,16 +133,23 @@ if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 	}
 fi
 
-# The runtime module: the reactor in reactor/wasgi_python.c linked with libpython.
+# The runtime module: the reactor in reactor/*.c (wasgi_python.c, and
+# wasgi_sqlite.c, SQLite's locks through the host) linked with libpython
+# and SQLite.
 wasm=$out/python-wsgi.wasm
-if [ ! -f "$wasm" ] || [ "$here/reactor/wasgi_python.c" -nt "$wasm" ] || [ "$here/../../abi/include/wasgi.h" -nt "$wasm" ] || [ "$cpy/.built" -nt "$wasm" ]; then
+stale=""
+for f in "$here"/reactor/*.c "$here/../../abi/include/wasgi.h" "$cpy/.built" "$sqlite/.built"; do
+	[ "$f" -nt "$wasm" ] && stale=1
+done
+if [ ! -f "$wasm" ] || [ -n "$stale" ]; then
 	log "linking python-wsgi.wasm"
 	clang --target=wasm32-wasi -mexec-model=reactor -O2 \
 		-D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS \
-		-I"$cpy/Include" -I"$cpy" -I"$here/../../abi/include" \
-		-o "$wasm.tmp" "$here/reactor/wasgi_python.c" \
+		-I"$cpy/Include" -I"$cpy" -I"$here/../../abi/include" -I"$sqlite/include" \
+		-o "$wasm.tmp" "$here"/reactor/*.c \
 		"$cpy/libpython3.11.a" "$cpy/Modules/_decimal/libmpdec/libmpdec.a" "$cpy/Modules/expat/libexpat.a" \
-		-L"$zlib/lib" -lz -lwasi-emulated-signal -lwasi-emulated-getpid -lwasi-emulated-process-clocks -lm \
+		-L"$sqlite/lib" -lsqlite3 -L"$zlib/lib" -lz \
+		-lwasi-emulated-signal -lwasi-emulated-getpid -lwasi-emulated-process-clocks -lm \
 		-Wl,-z,stack-size=1048576 -Wl,--stack-first -Wl,--initial-memory=16777216 -Wl,--strip-debug
 	mv "$wasm.tmp" "$wasm"
 fi

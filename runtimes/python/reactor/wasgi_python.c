@@ -5,7 +5,8 @@
  * _initialize, so the host can snapshot a ready instance (interpreter up,
  * application imported) and start the next ones from that snapshot.
  * Everything WSGI is done in Python by _wasgi_bridge (bridge.py), sockets
- * by _wasgi_socket and TLS by the runtime's ssl (the host's, ABI.md 4.8);
+ * by _wasgi_socket and TLS by the runtime's ssl (the host's, ABI.md 4.8),
+ * SQLite's locks by wasgi_sqlite.c (the host's file_lock, ABI.md 4.9);
  * this file only exposes the host imports to them as the built-in module
  * _wasgi and forwards the exports.
  *
@@ -30,6 +31,11 @@
 /* The stdlib is preopened here by the host. */
 #define PYTHON_HOME L"/usr/local"
 #define PYTHON_LIB L"/usr/local/lib/python3.11"
+
+/* wasgi_sqlite.c */
+int wasgi_sqlite_init(void);
+void wasgi_sqlite_started(void);
+void wasgi_sqlite_restored(void);
 
 static PyObject *BodyTooLarge; /* _wasgi.BodyTooLarge, an OSError */
 
@@ -437,6 +443,14 @@ static void append_path(PyConfig *config, const char *p) {
 }
 
 __attribute__((constructor(65535))) static void start_python(void) {
+	/* SQLite's locks go through the host before anything can open a
+	 * database (sqlite3 is imported by the application, below). */
+	if (wasgi_sqlite_init() != 0) {
+		fprintf(stderr, "wasgi python runtime: installing SQLite's locks failed\n");
+		fflush(stderr);
+		__builtin_trap();
+	}
+
 	PyPreConfig pre;
 	PyPreConfig_InitIsolatedConfig(&pre);
 	pre.utf8_mode = 1; /* file names and streams are UTF-8 whatever the locale */
@@ -506,6 +520,7 @@ __attribute__((constructor(65535))) static void start_python(void) {
 		die("bridge entry points");
 	}
 	Py_DECREF(bridge);
+	wasgi_sqlite_started();
 }
 
 /* call runs a bridge entry point returning an int. The bridge handles the
@@ -545,5 +560,6 @@ WASGI_EXPORT("wasgi_run") int32_t wasgi_run(void) {
 /* Called by the host on an instance started from a snapshot, before its
  * first request: state that must differ between instances is renewed. */
 WASGI_EXPORT("wasgi_snapshot_restored") int32_t wasgi_snapshot_restored(void) {
+	wasgi_sqlite_restored(); /* first: the files of connections made at import */
 	return call(restored_fn);
 }
