@@ -82,7 +82,7 @@ func djangoPackages(t testing.TB) string {
 	out := filepath.Join(cache, "wasgi", "python-packages")
 	dist := filepath.Join(out, "dist-packages")
 	packagesOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dist, "django", "__init__.py")); err == nil {
+		if b, _ := os.ReadFile(filepath.Join(out, "recipe")); strings.TrimSpace(string(b)) == "2" {
 			packagesOnce.dir = dist
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/wasgi/wasgi/host"
@@ -86,7 +87,7 @@ func preparePython() {
 	run("examples/python/django", "/usr/bin/python3", "manage.py", "collectstatic", "--noinput", "-v", "0")
 	// The board: Django 5.2 from Debian sid, its database and static files
 	// made by wasgi manage, in the app's own sandbox.
-	if _, err := os.Stat("examples/build/python-packages/dist-packages/django"); err != nil {
+	if b, _ := os.ReadFile("examples/build/python-packages/recipe"); strings.TrimSpace(string(b)) != "2" {
 		fmt.Fprintln(os.Stderr, "fetching Django 5.2 LTS from Debian sid into examples/build/python-packages: runtimes/python/packages.sh")
 		runEnv([]string{"WASGI_PYTHON_PACKAGES=examples/build/python-packages"}, "", "bash", "runtimes/python/packages.sh")
 	}

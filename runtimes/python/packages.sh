@@ -44,7 +44,35 @@ for p in "${pkgs[@]}"; do
 	fi
 	tmp=$(mktemp -d)
 	dpkg-deb -x "$deb" "$tmp"
+	# Debian links bundled JavaScript to its own packages
+	# (/usr/share/javascript/jquery: libjs-jquery). A guest's os.Root
+	# refuses links that leave the folder: put the files themselves there.
+	find "$tmp/usr/lib/python3/dist-packages" -type l | while read -r link; do
+		target=$(readlink -m "$(dirname "$link")/$(readlink "$link")")
+		rel=${target#"$tmp"}
+		case $rel in
+		/usr/share/javascript/*)
+			js=${rel#/usr/share/javascript/}
+			lib=libjs-${js%%/*}
+			if [ ! -d "$out/js/$lib" ]; then
+				log "fetching $lib from Debian $suite (files $p links to)"
+				(cd "$out/debs" && apt-get "${opts[@]}" -qq download "$lib")
+				mkdir -p "$out/js/$lib"
+				dpkg-deb -x "$(ls -t "$out/debs/${lib}_"*.deb | head -1)" "$out/js/$lib"
+			fi
+			file=$(readlink -f "$out/js/$lib$rel" || true)
+			if [ -f "$file" ]; then
+				rm "$link" && cp "$file" "$link"
+			else
+				echo "warning: $link links to $rel, which $lib does not have" >&2
+			fi
+			;;
+		esac
+	done
 	cp -a "$tmp"/usr/lib/python3/dist-packages/. "$out/dist-packages/"
 	rm -rf "$tmp"
 done
+# recipe names how the folder is made: callers refetch when it changes.
+# 2: JavaScript links replaced by their files.
+echo 2 >"$out/recipe"
 log "ready: $out/dist-packages ($(tr '\n' ';' <"$out/versions.txt"))"
