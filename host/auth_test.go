@@ -158,6 +158,9 @@ func TestAuth(t *testing.T) {
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
 			}
+			if tc.status == 500 && !strings.Contains(th.logs.String(), "wasgi_check_password") {
+				t.Fatalf("the provider failure's log does not name the auth export:\n%s", th.logs.String())
+			}
 			if tc.status == 401 {
 				want := `Basic realm="` + tc.realm + `", charset="UTF-8"`
 				if got := resp.Header.Get("WWW-Authenticate"); got != want {

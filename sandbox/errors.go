@@ -15,9 +15,9 @@ var (
 	ErrTimeout = errors.New("sandbox: request_timeout exceeded")
 	// ErrTrap: the guest trapped or exited; the instance was discarded (500).
 	ErrTrap = errors.New("sandbox: guest trapped")
-	// ErrAppFailed: wasgi_handle returned non-zero (500 unless a response
-	// was started).
-	ErrAppFailed = errors.New("sandbox: wasgi_handle failed")
+	// ErrAppFailed: the export (wasgi_handle, or an auth export) returned
+	// a failure (500 unless a response was started).
+	ErrAppFailed = errors.New("sandbox: app failed")
 	// ErrInstantiate: a new instance could not be created (500).
 	ErrInstantiate = errors.New("sandbox: cannot create instance")
 	// ErrClosed: the group was closed, e.g. by a config reload (503).
@@ -29,18 +29,25 @@ var (
 type GuestError struct {
 	Kind   error // ErrTimeout, ErrTrap, ErrAppFailed or ErrInstantiate
 	Err    error // the wazero error, or nil
-	Code   int32 // wasgi_handle's result for ErrAppFailed
+	Code   int32 // the export's result for ErrAppFailed
 	Stderr string
+	// Export is the guest export that failed (wasgi_handle,
+	// wasgi_check_password, ...); "" when no export ran.
+	Export string
 }
 
 func (e *GuestError) Error() string {
+	kind := e.Kind.Error()
+	if e.Export != "" {
+		kind += " in " + e.Export
+	}
 	switch {
 	case e.Err != nil:
-		return e.Kind.Error() + ": " + e.Err.Error()
+		return kind + ": " + e.Err.Error()
 	case e.Kind == ErrAppFailed:
-		return fmt.Sprintf("%v: returned %d", e.Kind, e.Code)
+		return fmt.Sprintf("%s: returned %d", kind, e.Code)
 	}
-	return e.Kind.Error()
+	return kind
 }
 
 // Unwrap makes errors.Is(err, ErrTrap) and friends work.

@@ -124,7 +124,7 @@ func (p *Pool) CheckPassword(ctx context.Context, c *Call) (int32, error) {
 	case abi.AuthOK, abi.AuthDenied, abi.AuthUnknownUser:
 		return code, nil
 	}
-	return 0, &GuestError{Kind: ErrAppFailed, Code: code}
+	return 0, &GuestError{Kind: ErrAppFailed, Code: code, Export: abi.FuncCheckPassword}
 }
 
 // GroupsForUser asks the app's wasgi_groups_for_user export for the groups
@@ -138,7 +138,7 @@ func (p *Pool) GroupsForUser(ctx context.Context, c *Call) ([]string, error) {
 		return nil, err
 	}
 	if code != 0 {
-		return nil, &GuestError{Kind: ErrAppFailed, Code: code}
+		return nil, &GuestError{Kind: ErrAppFailed, Code: code, Export: abi.FuncGroupsForUser}
 	}
 	return c.groups, nil
 }
@@ -169,12 +169,14 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	p.release(in, err == nil)
 	p.g.c.served.Add(1)
 	if err != nil {
-		return 0, p.g.guestError(err, in.state.stderr.String(), false)
+		gerr := p.g.guestError(err, in.state.stderr.String(), false)
+		gerr.Export = exports[ph]
+		return 0, gerr
 	}
 	code := api.DecodeI32(res[0])
 	if code != 0 && ph == phaseHandle {
 		// Keep what the guest said about it (Go's panic trace).
-		return code, &GuestError{Kind: ErrAppFailed, Code: code, Stderr: in.state.stderr.String()}
+		return code, &GuestError{Kind: ErrAppFailed, Code: code, Stderr: in.state.stderr.String(), Export: exports[ph]}
 	}
 	return code, nil
 }
