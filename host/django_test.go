@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasgi/wasgi/internal/testsvc"
 	"github.com/wasgi/wasgi/internal/testwasm"
 	"github.com/wasgi/wasgi/sites"
 )
@@ -300,4 +302,61 @@ t = time.perf_counter(); check_password("alice-pw", h); print(round((time.perf_c
 	native.Env = append(os.Environ(), "PYTHONPATH="+djangoPackages(t))
 	out, _ := native.CombinedOutput()
 	t.Logf("one password check at Django 5.2's default PBKDF2 iterations: a whole request through wasgi %v; the hash alone in native CPython %s ms", took.Round(time.Millisecond), strings.TrimSpace(string(out)))
+}
+
+// TestDjangoMariaDB: the same stock project on MariaDB instead of SQLite,
+// through Debian's PyMySQL and the app's outbound list: migrate, the
+// admin login, and the guide's auth check against its users.
+func TestDjangoMariaDB(t *testing.T) {
+	debianPython(t, "pymysql")
+	db := testsvc.MariaDB(t)
+	host, port, _ := net.SplitHostPort(db.Addr)
+	config, project := startproject(t)
+	settings := filepath.Join(project, "mysite", "settings.py")
+	b, _ := os.ReadFile(settings)
+	s := "import pymysql\npymysql.version_info = (2, 2, 1, 'final', 0)  # what Django 5.2 asks of mysqlclient\npymysql.install_as_MySQLdb()\n\n" + string(b)
+	s += fmt.Sprintf("\nDATABASES = {'default': {'ENGINE': 'django.db.backends.mysql', 'NAME': %q, 'USER': %q, 'PASSWORD': %q, 'HOST': %q, 'PORT': %q}}\n",
+		db.Database, db.User, db.Password, host, port)
+	os.WriteFile(settings, []byte(s), 0o644)
+	text, _ := os.ReadFile(config)
+	deps := pythonDeps(t, "pymysql")
+	os.WriteFile(config, []byte(strings.NewReplacer(
+		`  env = { DJANGO_SETTINGS_MODULE`, fmt.Sprintf("  outbound = [\"tcp://%s\"]\n  check_password = \"django.contrib.auth.handlers.modwsgi:check_password\"\n  env = { DJANGO_SETTINGS_MODULE", db.Addr),
+		`python_path = [`, fmt.Sprintf("python_path = [%q, ", deps),
+		`  [[site.alias]]`, "  [[site.location]]\n  url = \"/admin/doc/\"\n  auth = \"main\"\n  require = [\"valid-user\"]\n  [[site.alias]]",
+	).Replace(string(text))), 0o644)
+
+	manage(t, config, nil, "migrate", "--noinput")
+	manage(t, config, map[string]string{"DJANGO_SUPERUSER_PASSWORD": "maria-Pass1", "DJANGO_SUPERUSER_EMAIL": "a@example.com"},
+		"createsuperuser", "--noinput", "--username", "admin")
+	manage(t, config, nil, "collectstatic", "--noinput")
+	if _, err := os.Stat(filepath.Join(project, "db.sqlite3")); err == nil {
+		t.Fatal("a db.sqlite3 appeared: the project is not on MariaDB")
+	}
+	cfg, err := sites.Load(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := startHostConfig(t, cfg)
+	c := newAdminClient(t, th)
+	resp, _ := c.form("/admin/login/?next=/admin/", url.Values{"username": {"admin"}, "password": {"maria-Pass1"}, "next": {"/admin/"}})
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/admin/" {
+		t.Fatalf("admin login on MariaDB: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), th.logs.String())
+	}
+	for _, tc := range []struct {
+		pw   string
+		want int
+	}{{"maria-Pass1", 200}, {"wrong", 401}} { // past the auth check, Django's admin answers the page
+		req, _ := http.NewRequest("GET", th.url+"/admin/doc/", nil)
+		req.Host = "mysite.test"
+		req.SetBasicAuth("admin", tc.pw)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != tc.want {
+			t.Fatalf("the auth check with %q: %d, want %d", tc.pw, r.StatusCode, tc.want)
+		}
+	}
 }
