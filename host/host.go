@@ -77,7 +77,33 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	}
 	h.state.Store(s)
 	h.reqID.init()
+	h.reserveFiles(cfg)
 	return h, nil
+}
+
+// hostFiles is what the host keeps of its descriptors besides its
+// listeners' connections: the listeners, the admin listener, logs, the
+// compilation cache, outbound connections and lock files.
+const hostFiles = 1024
+
+// reserveFiles keeps the descriptors cfg's listeners need (max_connections
+// each, plus hostFiles) out of the guests' reach, so that guests holding
+// files never make the listeners fail to accept. The reserve is at most
+// half of RLIMIT_NOFILE, which then is too low for the config: say so.
+func (h *Host) reserveFiles(cfg *sites.Config) {
+	limit := sandbox.FileLimit()
+	if limit == 0 {
+		return
+	}
+	need := len(cfg.Server.Listen)*cfg.Server.MaxConnections + hostFiles
+	reserve := min(need, limit/2)
+	share := h.rt.ReserveFiles(reserve)
+	ev := h.log.Debug()
+	if reserve < need {
+		ev = h.log.Warn().Int("needed", need)
+	}
+	ev.Int("rlimit_nofile", limit).Int("reserved", reserve).Int("guest_share", share).
+		Msg("open files: guests share what the host does not reserve (max_connections per listener, plus 1024); raise LimitNOFILE if needed exceeds reserved")
 }
 
 // Check compiles and checks every module of cfg against the ABI, like
@@ -206,6 +232,7 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	if (cfg.Server.TLS != nil) != (h.state.Load().cfg.Server.TLS != nil) {
 		h.log.Warn().Msg("turning [server] tls on or off needs a restart; the listeners keep their mode")
 	}
+	h.reserveFiles(cfg)
 	old := h.state.Swap(s)
 	old.retire(ctx)
 	old.release()

@@ -33,8 +33,9 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	stdout := newTailWriter(p.cfg.Logger, zerolog.InfoLevel, "stdout")
 	deadline := new(atomic.Int64)
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
-	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks}
+	files := &fileCount{all: &p.g.rt.files}
+	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline)).WithFSConfig(p.dirs.config(files))
+	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks, files: files}
 	ctx = withState(context.WithoutCancel(ctx), state)
 	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {

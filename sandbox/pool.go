@@ -18,6 +18,7 @@ type Pool struct {
 	m      *Module
 	cfg    AppConfig
 	modCfg wazero.ModuleConfig
+	dirs   preopens
 
 	idle  []*instance // guarded by g.mu; a stack, most recently used on top
 	alive int         // guarded by g.mu; this app's instances, idle or busy
@@ -33,11 +34,11 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if m.Kind != Reactor {
 		return nil, fmt.Errorf("sandbox: %s: module %s is a WASI command, not a wasgi reactor", cfg.Name, m.Path)
 	}
-	mc, roots, err := moduleConfig(m, cfg)
+	mc, dirs, roots, err := moduleConfig(m, cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
+	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, dirs: dirs, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
