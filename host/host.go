@@ -5,6 +5,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -43,6 +44,7 @@ type Host struct {
 
 	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
 	draining atomic.Bool                     // Shutdown started: /readyz says 503
+	accepts  acceptHealth                    // the public listeners' failed accepts: /readyz says 503
 
 	mu       sync.Mutex
 	servers  []*http.Server // public listeners
@@ -59,6 +61,7 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 		return nil, err
 	}
 	h := &Host{log: log, rt: rt, counters: newMetrics()}
+	h.accepts.log = log
 	cert, err := loadCert(cfg)
 	if err != nil {
 		rt.Close(ctx)
@@ -270,6 +273,7 @@ func (h *Host) Listen() error {
 		if err != nil {
 			return fail(fmt.Errorf("host: listen %s: %w", addr, err))
 		}
+		ln = watchedListener{ln, &h.accepts} // see accept.go
 		if cfg.MaxConnections > 0 {
 			ln = newLimitListener(ln, cfg.MaxConnections)
 		}
@@ -643,6 +647,9 @@ func (w *logWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush
 type httpErrorLog struct{ log zerolog.Logger }
 
 func (l httpErrorLog) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("http: Accept error")) {
+		return len(p), nil // one per retry: acceptHealth logs the burst
+	}
 	l.log.Warn().Str("source", "net/http").Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
