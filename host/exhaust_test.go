@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -159,4 +161,54 @@ func TestOpenFilesBounded(t *testing.T) {
 			t.Errorf("no event about the guests' share of descriptors: %s", th.logs.String())
 		}
 	})
+}
+
+// vmRSS is the process's resident memory in KiB, for the log only: it
+// moves with the garbage collector and the other tests of the process.
+func vmRSS() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+// TestDeepRecursionBounded: a C guest recursing with its values in wasm
+// locals, none in linear memory, grows only the engine's native stack,
+// which memory_limit does not count. Four such requests at once trap
+// (500) at the instance's stack budget, not after wazero's own limit of
+// about 100 MiB each; a shallow recursion still answers, and so does the
+// other site.
+func TestDeepRecursionBounded(t *testing.T) {
+	th := startHost(t, strings.Replace(exhaustSites(t), "instances = 4\n", "instances = 4\nmemory_limit = \"16MiB\"\n", 1))
+	if resp, body := th.do(t, "GET", "hog.test", "/?recurse=1000", nil); resp.StatusCode != 200 {
+		t.Fatalf("a recursion 1,000 calls deep: %d %s", resp.StatusCode, body)
+	}
+	t.Logf("VmRSS before: %s", vmRSS())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, body := th.do(t, "GET", "hog.test", "/?recurse=500000", nil); resp.StatusCode != 500 {
+				t.Errorf("a recursion 500,000 calls deep: %d %s, want 500", resp.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("VmRSS after 4 deep recursions: %s", vmRSS())
+	if !strings.Contains(th.logs.String(), "call stack") {
+		t.Errorf("the failure does not name the call stack budget:\n%s", th.logs.String())
+	}
+	if resp, body := th.do(t, "GET", "hog.test", "/?recurse=1000", nil); resp.StatusCode != 200 {
+		t.Fatalf("a recursion 1,000 calls deep, after: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := th.do(t, "GET", "quiet.test", "/counter", nil); resp.StatusCode != 200 {
+		t.Fatalf("quiet site: %d %s", resp.StatusCode, body)
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	t.Logf("VmRSS after a garbage collection: %s", vmRSS())
 }

@@ -129,7 +129,7 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	deprioritizeIfLong(g.rt.renice, func() {
 		mem.inUse(func() {
 			var mod api.Module
-			if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart); mod != nil {
+			if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart, c.cfg.StackLimit); mod != nil {
 				mod.Close(cctx)
 			}
 		})

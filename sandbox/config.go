@@ -27,6 +27,11 @@ type AppConfig struct {
 	Dirs []Dir
 	// MemoryLimit caps each instance's linear memory, in bytes; 0 = 4 GiB.
 	MemoryLimit uint64
+	// StackLimit caps what the frames of one call may add up to on the
+	// engine's native stack, outside linear memory, as the rewrite
+	// estimates them (internal/wasmrw/stack.go); a call past it traps.
+	// 0 = DefaultStackLimit.
+	StackLimit uint64
 	// Logger gets the guest's stdout, stderr and log calls (the host
 	// rate-limits it).
 	Logger zerolog.Logger

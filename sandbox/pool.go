@@ -257,11 +257,20 @@ func (p *Pool) release(in *instance, ok bool) {
 func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []uint64, err error) {
 	in.state.call = c
 	ctx = withState(ctx, in.state)
-	err = armed(ctx, in.interrupt, func() error {
+	err = armed(ctx, in.guard, func() error {
 		var err error
 		deprioritizeIfLong(p.g.rt.renice, func() { in.mem.inUse(func() { res, err = in.fns[ph].Call(ctx) }) })
 		return err
 	})
 	in.state.call = nil
+	if err == nil && in.guard != nil && in.guard.used() > keptStack {
+		// wazero keeps the stack a call grew with the function it called:
+		// take a new one, so that the grown stack goes with the garbage.
+		in.fns[ph] = in.mod.ExportedFunction(exports[ph])
+	}
 	return res, err
 }
+
+// keptStack is the stack an instance may keep between calls: past it,
+// the function whose stack grew is replaced.
+const keptStack = 1 << 20

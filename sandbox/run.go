@@ -93,7 +93,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 	mem.inUse(func() {
 		if m.Kind == Command {
 			var mod api.Module
-			mod, _, err = m.instantiate(ctx, mc, abi.FuncStart)
+			mod, _, err = m.instantiate(ctx, mc, abi.FuncStart, cfg.StackLimit)
 			if mod != nil {
 				mod.Close(ctx)
 			}
@@ -103,12 +103,12 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 		if m.initialize {
 			init = abi.FuncInitialize
 		}
-		mod, interrupt, ierr := m.instantiate(ctx, mc, init)
+		mod, g, ierr := m.instantiate(ctx, mc, init, cfg.StackLimit)
 		if err = ierr; err != nil {
 			return
 		}
 		defer mod.Close(ctx)
-		err = armed(ctx, interrupt, func() error {
+		err = armed(ctx, g, func() error {
 			res, err := mod.ExportedFunction(abi.FuncRun).Call(ctx)
 			if err == nil {
 				code = int(api.DecodeI32(res[0]))
