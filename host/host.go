@@ -93,6 +93,7 @@ const hostFiles = 1024
 // each, plus hostFiles) out of the guests' reach, so that guests holding
 // files never make the listeners fail to accept. The reserve is at most
 // half of RLIMIT_NOFILE, which then is too low for the config: say so.
+// Like max_connections, it is set at start, not on reload.
 func (h *Host) reserveFiles(cfg *sites.Config) {
 	limit := sandbox.FileLimit()
 	if limit == 0 {
@@ -235,7 +236,6 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	if (cfg.Server.TLS != nil) != (h.state.Load().cfg.Server.TLS != nil) {
 		h.log.Warn().Msg("turning [server] tls on or off needs a restart; the listeners keep their mode")
 	}
-	h.reserveFiles(cfg)
 	old := h.state.Swap(s)
 	old.retire(ctx)
 	old.release()
