@@ -105,7 +105,9 @@ func (m *metrics) outbound(site, app string) *sandbox.OutboundStats {
 // adminHandler serves the admin listener: never the public one.
 //
 //	/healthz  200 while the process runs
-//	/readyz   200 once the config is loaded and min_instances are warm, 503 while draining
+//	/readyz   200 once the config is loaded and min_instances are warm; 503
+//	          while draining, or while a public listener fails to accept
+//	          (naming the error)
 //	/metrics  Prometheus text format
 func (h *Host) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -118,6 +120,11 @@ func (h *Host) adminHandler() http.Handler {
 		if h.draining.Load() || h.state.Load() == nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "not ready")
+			return
+		}
+		if err := h.accepts.problem(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -217,6 +224,9 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(bw, "# HELP wasgi_module_compile_seconds_total Time spent compiling modules.")
 	fmt.Fprintln(bw, "# TYPE wasgi_module_compile_seconds_total counter")
 	fmt.Fprintf(bw, "wasgi_module_compile_seconds_total %g\n", cs.Time.Seconds())
+	fmt.Fprintln(bw, "# HELP wasgi_accept_errors_total Accepts that failed on the public listeners (e.g. out of descriptors).")
+	fmt.Fprintln(bw, "# TYPE wasgi_accept_errors_total counter")
+	fmt.Fprintf(bw, "wasgi_accept_errors_total %d\n", h.accepts.total.Load())
 	fmt.Fprintln(bw, "# HELP wasgi_modules_loaded Compiled modules in memory.")
 	fmt.Fprintln(bw, "# TYPE wasgi_modules_loaded gauge")
 	fmt.Fprintf(bw, "wasgi_modules_loaded %d\n", cs.Loaded)

@@ -112,6 +112,7 @@ func appConfig(cfg *sites.Config, sc *sites.Site, ac *sites.App, pythonDir strin
 		Env:         env,
 		Dirs:        dirs,
 		MemoryLimit: uint64(cfg.Groups[ac.Group].MemoryLimit),
+		StackLimit:  uint64(cfg.Groups[ac.Group].StackLimit),
 		Snapshot:    ac.Runtime == "python",
 		Outbound:    out,
 	}, nil

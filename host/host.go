@@ -5,6 +5,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -44,6 +45,7 @@ type Host struct {
 
 	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
 	draining atomic.Bool                     // Shutdown started: /readyz says 503
+	accepts  acceptHealth                    // the public listeners' failed accepts: /readyz says 503
 
 	mu       sync.Mutex
 	servers  []*http.Server // public listeners
@@ -61,6 +63,7 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	}
 	h := &Host{log: log, rt: rt, counters: newMetrics(), authLimit: newAuthLimiter()}
 	h.authLimit.configure(cfg.Server.AuthMaxFailures, cfg.Server.AuthFailureWindow)
+	h.accepts.log = log
 	cert, err := loadCert(cfg)
 	if err != nil {
 		rt.Close(ctx)
@@ -79,7 +82,34 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	}
 	h.state.Store(s)
 	h.reqID.init()
+	h.reserveFiles(cfg)
 	return h, nil
+}
+
+// hostFiles is what the host keeps of its descriptors besides its
+// listeners' connections: the listeners, the admin listener, logs, the
+// compilation cache, outbound connections and lock files.
+const hostFiles = 1024
+
+// reserveFiles keeps the descriptors cfg's listeners need (max_connections
+// each, plus hostFiles) out of the guests' reach, so that guests holding
+// files never make the listeners fail to accept. The reserve is at most
+// half of RLIMIT_NOFILE, which then is too low for the config: say so.
+// Like max_connections, it is set at start, not on reload.
+func (h *Host) reserveFiles(cfg *sites.Config) {
+	limit := sandbox.FileLimit()
+	if limit == 0 {
+		return
+	}
+	need := len(cfg.Server.Listen)*cfg.Server.MaxConnections + hostFiles
+	reserve := min(need, limit/2)
+	share := h.rt.ReserveFiles(reserve)
+	ev := h.log.Debug()
+	if reserve < need {
+		ev = h.log.Warn().Int("needed", need)
+	}
+	ev.Int("rlimit_nofile", limit).Int("reserved", reserve).Int("guest_share", share).
+		Msg("open files: guests share what the host does not reserve (max_connections per listener, plus 1024); raise LimitNOFILE if needed exceeds reserved")
 }
 
 // Check compiles and checks every module of cfg against the ABI, like
@@ -299,6 +329,7 @@ func (h *Host) Listen() error {
 		if err != nil {
 			return fail(fmt.Errorf("host: listen %s: %w", addr, err))
 		}
+		ln = watchedListener{ln, &h.accepts} // see accept.go
 		if cfg.MaxConnections > 0 {
 			ln = newLimitListener(ln, cfg.MaxConnections)
 		}
@@ -672,6 +703,9 @@ func (w *logWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush
 type httpErrorLog struct{ log zerolog.Logger }
 
 func (l httpErrorLog) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("http: Accept error")) {
+		return len(p), nil // one per retry: acceptHealth logs the burst
+	}
 	l.log.Warn().Str("source", "net/http").Msg(strings.TrimSpace(string(p)))
 	return len(p), nil
 }

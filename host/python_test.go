@@ -233,6 +233,14 @@ func TestPythonWSGI(t *testing.T) {
 		}
 	})
 
+	t.Run("deep stacks within the stack budget", func(t *testing.T) {
+		var out map[string]any
+		getJSON(t, th, "py.test", "/deep", &out)
+		if out["RecursionError"] != true || out["python"] == nil || out["json"] == nil || out["repr"] == nil {
+			t.Errorf("/deep: %v", out)
+		}
+	})
+
 	t.Run("UTF-8 path", func(t *testing.T) {
 		if resp, out := th.do(t, "GET", "py.test", "/caf%C3%A9/%ED%8C%8C%EC%9D%BC", nil); out != "path=/café/파일\n" {
 			t.Errorf("%d %q", resp.StatusCode, out)

@@ -30,6 +30,7 @@ type CGI struct {
 	m      *Module
 	cfg    AppConfig
 	modCfg wazero.ModuleConfig
+	dirs   preopens
 	net    *netState
 	locks  []lockRoot
 }
@@ -39,7 +40,7 @@ func (g *Group) NewCGI(m *Module, cfg AppConfig) (*CGI, error) {
 	if m.Kind != Command {
 		return nil, fmt.Errorf("sandbox: %s: module %s is not a WASI command (it exports no _start); use abi = \"wasgi\"", cfg.Name, m.Path)
 	}
-	mc, roots, err := moduleConfig(m, cfg)
+	mc, dirs, roots, err := moduleConfig(m, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func (g *Group) NewCGI(m *Module, cfg AppConfig) (*CGI, error) {
 		return nil, ErrClosed
 	}
 	g.roots = append(g.roots, roots...)
-	return &CGI{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}, nil
+	return &CGI{g: g, m: m, cfg: cfg, modCfg: mc, dirs: dirs, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}, nil
 }
 
 // CGICall is one CGI request.
@@ -114,8 +115,9 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	dl, _ := cctx.Deadline()
 	deadline := new(atomic.Int64)
 	deadline.Store(dl.UnixNano())
-	mc = mc.WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net, roots: c.locks}
+	files := &fileCount{all: &g.rt.files}
+	mc = mc.WithNanosleep(boundedSleep(deadline)).WithFSConfig(c.dirs.config(files))
+	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net, roots: c.locks, files: files}
 	defer state.close()
 	cctx = withState(cctx, state)
 	var mem *memoryAllocator
@@ -127,7 +129,7 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	deprioritizeIfLong(g.rt.renice, func() {
 		mem.inUse(func() {
 			var mod api.Module
-			if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart); mod != nil {
+			if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart, c.cfg.StackLimit); mod != nil {
 				mod.Close(cctx)
 			}
 		})

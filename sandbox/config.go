@@ -7,7 +7,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/wasgi/wasgi/abi"
 )
 
@@ -28,6 +27,11 @@ type AppConfig struct {
 	Dirs []Dir
 	// MemoryLimit caps each instance's linear memory, in bytes; 0 = 4 GiB.
 	MemoryLimit uint64
+	// StackLimit caps what the frames of one call may add up to on the
+	// engine's native stack, outside linear memory, as the rewrite
+	// estimates them (internal/wasmrw/stack.go); a call past it traps.
+	// 0 = DefaultStackLimit.
+	StackLimit uint64
 	// Logger gets the guest's stdout, stderr and log calls (the host
 	// rate-limits it).
 	Logger zerolog.Logger
@@ -42,11 +46,13 @@ type AppConfig struct {
 }
 
 // moduleConfig is what every instance of an app gets: its args, env,
-// preopens, real clocks and a crypto random source; nothing else. The
-// preopens' roots stay open for the app's life: the caller closes them.
-func moduleConfig(m *Module, cfg AppConfig) (_ wazero.ModuleConfig, roots []*os.Root, err error) {
+// real clocks and a crypto random source; nothing else. Its preopens are
+// opened here and mounted per instance (preopens.config), so that each
+// instance's files are counted (files.go). The preopens' roots stay open
+// for the app's life: the caller closes them.
+func moduleConfig(m *Module, cfg AppConfig) (_ wazero.ModuleConfig, dirs preopens, roots []*os.Root, err error) {
 	if cfg.MemoryLimit > 0 && m.MinMemory > cfg.MemoryLimit {
-		return nil, nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
+		return nil, dirs, nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
 			cfg.Name, m.Path, m.MinMemory>>10, cfg.MemoryLimit>>10)
 	}
 	mc := wazero.NewModuleConfig().
@@ -65,17 +71,16 @@ func moduleConfig(m *Module, cfg AppConfig) (_ wazero.ModuleConfig, roots []*os.
 	for k, v := range cfg.Env {
 		mc = mc.WithEnv(k, v)
 	}
-	fsc := wazero.NewFSConfig()
 	for _, d := range cfg.Dirs {
 		fsys, root, err := newRootFS(d.Host, d.ReadOnly)
 		if err != nil {
 			closeRoots(roots)
-			return nil, nil, fmt.Errorf("sandbox: %s: dir %s: %w", cfg.Name, d.Guest, err)
+			return nil, preopens{}, nil, fmt.Errorf("sandbox: %s: dir %s: %w", cfg.Name, d.Guest, err)
 		}
 		roots = append(roots, root)
-		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(fsys, d.Guest)
+		dirs.fs, dirs.guest = append(dirs.fs, fsys), append(dirs.guest, d.Guest)
 	}
-	return mc.WithFSConfig(fsc), roots, nil
+	return mc, dirs, roots, nil
 }
 
 func closeRoots(roots []*os.Root) {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,14 +19,14 @@ import (
 
 // instance is one live instantiation of an app's module.
 type instance struct {
-	deadline  *atomic.Int64 // of the running call, for sleeps; see boundedSleep
-	mod       api.Module
-	mem       *memoryAllocator           // its linear memory; nil without a memory_limit
-	interrupt api.MutableGlobal          // of an instrumented module (interrupt.go)
-	fns       [len(exports)]api.Function // by phase
-	state     *instanceState
-	requests  int
-	lastUsed  time.Time
+	deadline *atomic.Int64 // of the running call, for sleeps; see boundedSleep
+	mod      api.Module
+	mem      *memoryAllocator           // its linear memory; nil without a memory_limit
+	guard    *guard                     // of an instrumented module (interrupt.go)
+	fns      [len(exports)]api.Function // by phase
+	state    *instanceState
+	requests int
+	lastUsed time.Time
 }
 
 func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
@@ -33,8 +34,9 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	stdout := newTailWriter(p.cfg.Logger, zerolog.InfoLevel, "stdout")
 	deadline := new(atomic.Int64)
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
-	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks}
+	files := &fileCount{all: &p.g.rt.files}
+	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline)).WithFSConfig(p.dirs.config(files))
+	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks, files: files}
 	ctx = withState(context.WithoutCancel(ctx), state)
 	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {
@@ -51,14 +53,14 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		init = abi.FuncInitialize // a snapshot replaces _initialize
 	}
 	var mod api.Module
-	var interrupt api.MutableGlobal
+	var g *guard
 	deprioritized(p.g.rt.renice, func() {
 		mem.inUse(func() {
-			if mod, interrupt, err = p.m.instantiate(ctx, mc, init); err != nil || snap == nil {
+			if mod, g, err = p.m.instantiate(ctx, mc, init, p.cfg.StackLimit); err != nil || snap == nil {
 				return
 			}
 			state.reserveHandles(snap.handles)
-			if err = armed(ctx, interrupt, func() error { return snap.restore(ctx, mod) }); err != nil {
+			if err = armed(ctx, g, func() error { return snap.restore(ctx, mod) }); err != nil {
 				mod.Close(ctx)
 				mod = nil
 			}
@@ -85,7 +87,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	}
 	p.g.c.created.Add(1)
 	mem.refill()
-	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, interrupt: interrupt}
+	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, guard: g}
 	for ph, name := range exports {
 		if name != "" {
 			in.fns[ph] = mod.ExportedFunction(name) // nil when the module lacks it
@@ -117,18 +119,19 @@ func (in *instance) close(ctx context.Context) {
 
 // instantiate creates an instance of m from mc, then runs its start
 // export start ("" for none: _initialize, _start) to completion or to the
-// deadline of ctx. An instrumented module runs it with its interrupt
-// global armed; one compiled with close-on-context-done runs it inside
-// InstantiateModule, where wazero stops it. A start that calls
-// proc_exit(0) has succeeded. On error nothing is left open.
-func (m *Module) instantiate(ctx context.Context, mc wazero.ModuleConfig, start string) (mod api.Module, interrupt api.MutableGlobal, err error) {
+// deadline of ctx. An instrumented module runs it armed, its calls on a
+// stack of stackLimit bytes (0: DefaultStackLimit); one compiled with
+// close-on-context-done runs it inside InstantiateModule, where wazero
+// stops it. A start that calls proc_exit(0) has succeeded. On error
+// nothing is left open.
+func (m *Module) instantiate(ctx context.Context, mc wazero.ModuleConfig, start string, stackLimit uint64) (mod api.Module, g *guard, err error) {
 	defer func() {
 		if r := recover(); r != nil { // an allocator refusing the initial memory
 			err = fmt.Errorf("instantiate %s: %v", m.Path, r)
 		}
 		if err != nil && mod != nil {
 			mod.Close(ctx)
-			mod, interrupt = nil, nil
+			mod, g = nil, nil
 		}
 	}()
 	if m.stop == byClose {
@@ -143,12 +146,11 @@ func (m *Module) instantiate(ctx context.Context, mc wazero.ModuleConfig, start 
 	if mod, err = m.rt.InstantiateModule(ctx, m.compiled, mc.WithStartFunctions()); err != nil {
 		return nil, nil, err
 	}
-	var ok bool
-	if interrupt, ok = mod.ExportedGlobal(wasmrw.InterruptExport).(api.MutableGlobal); !ok {
-		return mod, nil, errors.New("no interrupt global")
+	if g, err = newGuard(mod, stackLimit); err != nil {
+		return mod, nil, err
 	}
 	if start != "" {
-		err = armed(ctx, interrupt, func() error {
+		err = armed(ctx, g, func() error {
 			_, err := mod.ExportedFunction(start).Call(ctx)
 			return exitOK(err)
 		})
@@ -156,7 +158,7 @@ func (m *Module) instantiate(ctx context.Context, mc wazero.ModuleConfig, start 
 			err = fmt.Errorf("%s: %w", start, err)
 		}
 	}
-	return mod, interrupt, err
+	return mod, g, err
 }
 
 // exitOK is err, except that proc_exit(0) is no error.
@@ -168,17 +170,58 @@ func exitOK(err error) error {
 	return err
 }
 
-// armed runs f, a call into the guest of an instance whose interrupt
-// global is interrupt (nil for a module wazero stops itself), making the
-// guest trap at its next yield once ctx is done; a call stopped that way
-// fails with errPastDeadline, a timeout rather than a trap.
-func armed(ctx context.Context, interrupt api.MutableGlobal, f func() error) error {
-	if interrupt == nil {
+// guard is how the host steers an instrumented instance's guest: its
+// interrupt global (interrupt.go) and its stack budget
+// (internal/wasmrw/stack.go). A module wazero stops itself has none (nil).
+type guard struct {
+	interrupt, stack, low api.MutableGlobal
+	limit                 uint64 // the stack budget of each call, in bytes
+}
+
+// DefaultStackLimit is the stack budget of a call when the app sets none:
+// what its functions' frames may add up to, as the rewrite estimates them.
+const DefaultStackLimit = wasmrw.DefaultStack
+
+// newGuard finds the globals of an instrumented instance.
+func newGuard(mod api.Module, stackLimit uint64) (*guard, error) {
+	g := &guard{limit: cmp.Or(min(stackLimit, 1<<31-1), DefaultStackLimit)}
+	var ok [3]bool
+	g.interrupt, ok[0] = mod.ExportedGlobal(wasmrw.InterruptExport).(api.MutableGlobal)
+	g.stack, ok[1] = mod.ExportedGlobal(wasmrw.StackExport).(api.MutableGlobal)
+	g.low, ok[2] = mod.ExportedGlobal(wasmrw.StackLowExport).(api.MutableGlobal)
+	if ok != [3]bool{true, true, true} {
+		return nil, errors.New("no interrupt or stack globals")
+	}
+	return g, nil
+}
+
+// used is about how much of its stack budget the last call used: the
+// lowest budget its guest's yields saw.
+func (g *guard) used() uint64 {
+	return g.limit - uint64(max(int32(g.low.Get()), 0))
+}
+
+// errStackExhausted is a call's error when its guest trapped at its stack
+// budget: a recursion too deep (500, like any trap).
+var errStackExhausted = errors.New("sandbox: the guest went past its call stack budget (too deep a recursion)")
+
+// armed runs f, a call into the guest of an instance steered by g (nil
+// for a module wazero stops itself), with its stack budget whole and
+// making the guest trap at its next yield once ctx is done; a call stopped
+// that way fails with errPastDeadline, a timeout rather than a trap, and
+// one that went past its stack budget with errStackExhausted.
+func armed(ctx context.Context, g *guard, f func() error) error {
+	if g == nil {
 		return f()
 	}
+	g.stack.Set(g.limit)
+	g.low.Set(g.limit)
 	var err error
-	if interrupted(ctx, interrupt, func() { err = f() }) && err != nil {
+	if interrupted(ctx, g.interrupt, func() { err = f() }) && err != nil {
 		return errPastDeadline
+	}
+	if err != nil && int32(g.stack.Get()) < 0 {
+		return fmt.Errorf("%w: %w", errStackExhausted, err)
 	}
 	return err
 }

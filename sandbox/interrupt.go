@@ -56,9 +56,15 @@ import (
 // sets $interrupt included. wazero implements memory.grow in Go, so a
 // guest now passes through Go every wasmrw.YieldEvery loop iterations or calls.
 //
-// Only what wazero's default features accept is parsed (WebAssembly 2.0).
-// A module with anything else, or without a memory to grow, is compiled as
-// it is, with close-on-context-done.
+// A module without a memory gets an empty one for $yield to grow. Only
+// what wazero's default features accept is parsed (WebAssembly 2.0); a
+// module with anything else is compiled as it is, with
+// close-on-context-done (and without the stack budget below).
+//
+// The same rewrite charges every function's frame against a stack budget
+// the host sets before each call (internal/wasmrw/stack.go, guard in
+// instance.go): a recursion past it traps, as a guest past memory_limit
+// does, instead of growing wazero's native stack towards its 100 MiB.
 
 // instrumented is the module wasm (of sha256 hash) as wasgi runs it, or
 // nil when it cannot be instrumented. Every rewrite keeps what the module

@@ -18,6 +18,7 @@ type Pool struct {
 	m      *Module
 	cfg    AppConfig
 	modCfg wazero.ModuleConfig
+	dirs   preopens
 
 	idle  []*instance // guarded by g.mu; a stack, most recently used on top
 	alive int         // guarded by g.mu; this app's instances, idle or busy
@@ -33,11 +34,11 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if m.Kind != Reactor {
 		return nil, fmt.Errorf("sandbox: %s: module %s is a WASI command, not a wasgi reactor", cfg.Name, m.Path)
 	}
-	mc, roots, err := moduleConfig(m, cfg)
+	mc, dirs, roots, err := moduleConfig(m, cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
+	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, dirs: dirs, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
@@ -258,12 +259,17 @@ func (p *Pool) release(in *instance, ok bool) {
 func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []uint64, err error) {
 	in.state.call = c
 	ctx = withState(ctx, in.state)
-	err = armed(ctx, in.interrupt, func() error {
+	err = armed(ctx, in.guard, func() error {
 		var err error
 		deprioritizeIfLong(p.g.rt.renice, func() { in.mem.inUse(func() { res, err = in.fns[ph].Call(ctx) }) })
 		return err
 	})
 	in.state.call = nil
+	if err == nil && in.guard != nil && in.guard.used() > keptStack {
+		// wazero keeps the stack a call grew with the function it called:
+		// take a new one, so that the grown stack goes with the garbage.
+		in.fns[ph] = in.mod.ExportedFunction(exports[ph])
+	}
 	return res, err
 }
 
@@ -280,3 +286,7 @@ func (p *Pool) Probe(ctx context.Context) (stderr string, err error) {
 	defer in.close(ctx)
 	return in.state.stderr.String(), nil
 }
+
+// keptStack is the stack an instance may keep between calls: past it,
+// the function whose stack grew is replaced.
+const keptStack = 1 << 20

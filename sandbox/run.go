@@ -46,7 +46,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 	if m.Kind == Reactor && !m.Run {
 		return 0, fmt.Errorf("%w (%s)", ErrNoRunExport, m.Path)
 	}
-	mc, roots, err := moduleConfig(m, cfg)
+	mc, dirs, roots, err := moduleConfig(m, cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -78,8 +78,9 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 		dl, _ := ctx.Deadline()
 		deadline.Store(dl.UnixNano())
 	}
-	mc = mc.WithNanosleep(boundedSleep(deadline))
-	state := &instanceState{log: &cfg.Logger, stderr: stderr, deadline: deadline, net: newNetState(cfg), roots: lockRoots(cfg.Dirs, roots)}
+	files := &fileCount{all: &r.files}
+	mc = mc.WithNanosleep(boundedSleep(deadline)).WithFSConfig(dirs.config(files))
+	state := &instanceState{log: &cfg.Logger, stderr: stderr, deadline: deadline, net: newNetState(cfg), roots: lockRoots(cfg.Dirs, roots), files: files}
 	defer state.close()
 	ctx = withState(ctx, state)
 	var mem *memoryAllocator
@@ -92,7 +93,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 	mem.inUse(func() {
 		if m.Kind == Command {
 			var mod api.Module
-			mod, _, err = m.instantiate(ctx, mc, abi.FuncStart)
+			mod, _, err = m.instantiate(ctx, mc, abi.FuncStart, cfg.StackLimit)
 			if mod != nil {
 				mod.Close(ctx)
 			}
@@ -102,12 +103,12 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 		if m.initialize {
 			init = abi.FuncInitialize
 		}
-		mod, interrupt, ierr := m.instantiate(ctx, mc, init)
+		mod, g, ierr := m.instantiate(ctx, mc, init, cfg.StackLimit)
 		if err = ierr; err != nil {
 			return
 		}
 		defer mod.Close(ctx)
-		err = armed(ctx, interrupt, func() error {
+		err = armed(ctx, g, func() error {
 			res, err := mod.ExportedFunction(abi.FuncRun).Call(ctx)
 			if err == nil {
 				code = int(api.DecodeI32(res[0]))

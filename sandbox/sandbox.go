@@ -54,6 +54,7 @@ type Runtime struct {
 	wasi     map[string]api.FunctionDefinition // what a guest may import from WASI
 	renice   bool                              // long guest calls may run at lower priority (nice_linux.go)
 	spares   *spareSet                         // memory mappings kept for the next instances (memory.go)
+	files    guestFiles                        // the files guests hold open, and their share (files.go)
 
 	closingMu sync.Mutex
 	closing   wazero.Runtime // close-on-context-done on; nil until a module needs it
@@ -86,6 +87,8 @@ func (r *Runtime) CompileStats() CompileStats {
 func New(ctx context.Context, o Options) (*Runtime, error) {
 	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}, renice: canRenice()}
 	r.spares = newSpareSet(r.renice)
+	r.files.log = o.Logger
+	r.ReserveFiles(FileLimit() / 4) // until the host says what it needs
 	if o.CacheDir != "" {
 		r.cacheDir = o.CacheDir
 		// Both wazero runtimes share this cache (and its engine): wazero
@@ -112,7 +115,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 // newWazero creates a wazero runtime with WASI and the wasgi host module.
 func (r *Runtime) newWazero(ctx context.Context, closeOnDone bool) (wazero.Runtime, error) {
 	rt := wazero.NewRuntimeWithConfig(ctx, r.base.WithCloseOnContextDone(closeOnDone))
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+	if err := instantiateWASI(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("sandbox: wasi: %w", err)
 	}

@@ -30,6 +30,7 @@ type instanceState struct {
 	deadline *atomic.Int64
 	net      *netState  // outbound connections; nil: none allowed
 	roots    []lockRoot // the app's dirs, for file_lock
+	files    *fileCount // the files it holds open in its dirs (files.go)
 
 	mu        sync.Mutex
 	resources map[int32]resource

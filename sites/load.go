@@ -39,6 +39,9 @@ const (
 	defaultQueueTimeout   = 10 * time.Second
 	defaultIdleTimeout    = 5 * time.Minute
 	defaultMemoryLimit    = 256 << 20
+	defaultStackLimit     = 8 << 20
+	minStackLimit         = 64 << 10
+	maxStackLimit         = 256 << 20
 
 	wasmPage    = 64 << 10 // the WebAssembly page size
 	maxMemory   = 4 << 30  // the wasm32 address space
@@ -511,6 +514,7 @@ func newGroup(name string, private bool) *Group {
 		QueueTimeout:   defaultQueueTimeout,
 		IdleTimeout:    defaultIdleTimeout,
 		MemoryLimit:    defaultMemoryLimit,
+		StackLimit:     defaultStackLimit,
 		HardTimeout:    true,
 	}
 }
@@ -556,6 +560,15 @@ func (l *loader) group(name string, r *rawGroup, p path) *Group {
 		l.errorf(mp, "%s is more than the 4GiB a wasm32 module can address", formatSize(m))
 	default:
 		g.MemoryLimit = m / wasmPage * wasmPage
+	}
+	sp := p.key("stack_limit")
+	switch s := l.size(r.StackLimit, sp, g.StackLimit); {
+	case s < minStackLimit:
+		l.errorf(sp, "%s is less than %s", formatSize(s), formatSize(minStackLimit))
+	case s > maxStackLimit:
+		l.errorf(sp, "%s is more than %s (wazero's own stack ends near 100MiB)", formatSize(s), formatSize(maxStackLimit))
+	default:
+		g.StackLimit = s
 	}
 	g.HardTimeout = l.boolean(r.HardTimeout, p.key("hard_timeout"), true)
 	return g

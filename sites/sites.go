@@ -119,6 +119,10 @@ type Group struct {
 	// MemoryLimit caps an instance's linear memory in bytes; default
 	// 256 MiB, at least 64 KiB, always a multiple of the 64 KiB wasm page.
 	MemoryLimit int64
+	// StackLimit caps what one call's frames may add up to on the
+	// engine's native stack, outside linear memory, in bytes; default
+	// 8 MiB, 64 KiB .. 256 MiB.
+	StackLimit int64
 	// HardTimeout is the deprecated hard_timeout key (default true). It
 	// once traded the stopping of guests at RequestTimeout for speed; the
 	// host now stops every guest at no measurable cost, reads it only to

@@ -54,6 +54,7 @@ func TestLoadFull(t *testing.T) {
 		Name: "shop", Instances: 8, MinInstances: 2, MaxRequests: 10000,
 		RequestTimeout: 30 * time.Second, QueueTimeout: 5 * time.Second, IdleTimeout: 10 * time.Minute,
 		MemoryLimit: 100_000_000 / 65536 * 65536,
+		StackLimit:  8 << 20,
 		HardTimeout: true,
 	}
 	if got := cfg.Groups["shop"]; !reflect.DeepEqual(got, wantShop) {
@@ -194,6 +195,7 @@ module = "../site/app.wasm"
 					RequestTimeout: 60 * time.Second, QueueTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute,
 					HardTimeout: true,
 					MemoryLimit: 256 << 20,
+					StackLimit:  8 << 20,
 				}
 				if a := c.Sites[0].Apps[0]; a.Group != "s/a" || !reflect.DeepEqual(c.Groups["s/a"], want) {
 					t.Errorf("group %q = %+v, want %+v", a.Group, c.Groups["s/a"], want)

@@ -51,6 +51,7 @@ type rawGroup struct {
 	QueueTimeout   any `toml:"queue_timeout"`
 	IdleTimeout    any `toml:"idle_timeout"`
 	MemoryLimit    any `toml:"memory_limit"`
+	StackLimit     any `toml:"stack_limit"`
 	HardTimeout    any `toml:"hard_timeout"`
 }
 

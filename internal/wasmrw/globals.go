@@ -97,16 +97,15 @@ func (r *reader) limits() {
 	}
 }
 
-// imports reads an import section: how many functions and globals it
-// imports, and whether it imports a memory.
-func (r *reader) imports() (funcs, globals uint32, memory bool) {
+// imports reads an import section: the type of each function it imports,
+// how many globals it imports, and whether it imports a memory.
+func (r *reader) imports() (funcs []uint32, globals uint32, memory bool) {
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
 		r.name()
 		r.name()
 		switch r.byte() {
 		case kindFunc:
-			r.u32()
-			funcs++
+			funcs = append(funcs, r.u32())
 		case kindTable:
 			r.byte()
 			r.limits()

@@ -50,9 +50,12 @@ import (
 // sets $interrupt included. wazero implements memory.grow in Go, so a
 // guest now passes through Go every YieldEvery loop iterations or calls.
 //
-// Only what wazero's default features accept is parsed (WebAssembly 2.0).
-// A module with anything else, or without a memory to grow, is compiled as
-// it is, with close-on-context-done.
+// A module without a memory gets an empty one for $yield to grow, which
+// none of its instructions can name. Only what wazero's default features
+// accept is parsed (WebAssembly 2.0); a module with anything else is
+// compiled as it is, with close-on-context-done.
+//
+// The same rewrite bounds the native stack of each call (stack.go).
 
 // InterruptExport names the global the host sets to stop a guest.
 const InterruptExport = "wasgi.interrupt"
@@ -77,12 +80,13 @@ func budgetCheck(budget, yield uint32) []byte {
 }
 
 // yieldBody is $yield's code section entry (size, no locals, code).
-func yieldBody(budget, interrupt uint32) []byte {
+func yieldBody(g instrumentGlobals) []byte {
 	b := []byte{0x00, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x41} // no locals; i32.const 0, memory.grow 0, drop, i32.const
 	b = appendS32(b, YieldEvery)
-	b = binary.AppendUvarint(append(b, 0x24), uint64(budget))    // global.set
-	b = binary.AppendUvarint(append(b, 0x23), uint64(interrupt)) // global.get
-	b = append(b, 0x04, 0x40, 0x00, 0x0b, 0x0b)                  // if unreachable end, end
+	b = binary.AppendUvarint(append(b, 0x24), uint64(g.budget)) // global.set
+	b = append(b, recordLow(g.stack, g.low)...)
+	b = binary.AppendUvarint(append(b, 0x23), uint64(g.interrupt)) // global.get
+	b = append(b, 0x04, 0x40, 0x00, 0x0b, 0x0b)                    // if unreachable end, end
 	return append(binary.AppendUvarint(nil, uint64(len(b))), b...)
 }
 
@@ -123,51 +127,44 @@ func appendToVector(body, item []byte) []byte {
 // (Instrument, then ExportGlobals, after CoalesceData): change it whenever a
 // rewrite changes what it writes (TestRewriteVersion fails until then), so
 // that modules rewritten by an earlier wasgi are not taken from the cache.
-const Version = "r1"
+const Version = "r2"
 
-// Instrument returns wasm with the interrupt machinery above, or ErrParse
-// when it cannot be sure of the result. Custom sections holding DWARF are
-// dropped: they address code by offsets the rewrite moves (wazero would
-// print wrong source lines in traps).
+// Instrument returns wasm with the interrupt machinery above and the
+// stack budget of stack.go, or ErrParse when it cannot be sure of the
+// result. Custom sections holding DWARF are dropped: they address code by
+// offsets the rewrite moves (wazero would print wrong source lines in
+// traps).
 func Instrument(wasm []byte) ([]byte, error) {
 	secs, err := splitSections(wasm)
 	if err != nil {
 		return nil, err
 	}
-	var importedFuncs, importedGlobals, definedFuncs, definedGlobals uint32
+	var importedGlobals, definedFuncs, definedGlobals uint32
+	var m moduleTypes
 	hasMemory := false
-	voidType := int64(-1) // index of a () -> () type
-	var types uint32
 	typeAt, funcAt, codeAt := -1, -1, -1
 	for i, s := range secs {
 		r := &reader{b: s.body}
 		switch s.id {
 		case secType:
 			typeAt = i
-			types = r.u32()
-			for t := uint32(0); t < types && r.err == nil; t++ {
+			for n := r.u32(); n > 0 && r.err == nil; n-- {
 				if r.byte() != 0x60 {
 					r.err = ErrParse
 				}
-				params, results := r.u32(), uint32(0)
-				for k := params; k > 0 && r.err == nil; k-- {
-					r.valType()
-				}
-				results = r.u32()
-				for k := results; k > 0 && r.err == nil; k-- {
-					r.valType()
-				}
-				if params == 0 && results == 0 && voidType < 0 {
-					voidType = int64(t)
-				}
+				params := r.valTypes()
+				m.types = append(m.types, funcType{params, r.valTypes()})
 			}
 		case secImport:
 			var mem bool
-			importedFuncs, importedGlobals, mem = r.imports()
+			m.funcs, importedGlobals, mem = r.imports()
 			hasMemory = hasMemory || mem
 		case secFunction:
 			funcAt = i
 			definedFuncs = r.u32()
+			for n := definedFuncs; n > 0 && r.err == nil; n-- {
+				m.funcs = append(m.funcs, r.u32())
+			}
 		case secMemory:
 			hasMemory = hasMemory || r.u32() > 0
 		case secGlobal:
@@ -192,24 +189,37 @@ func Instrument(wasm []byte) ([]byte, error) {
 			return nil, r.err
 		}
 	}
-	if codeAt < 0 || funcAt < 0 || !hasMemory {
-		return nil, ErrParse // nothing to interrupt, or no memory.grow to yield with
+	if codeAt < 0 || funcAt < 0 || uint32(len(m.funcs)) < definedFuncs {
+		return nil, ErrParse // nothing to interrupt
 	}
-	budget := importedGlobals + definedGlobals
-	interrupt := budget + 1
-	yield := importedFuncs + definedFuncs
-	code, err := instrumentCode(secs[codeAt].body, budgetCheck(budget, yield))
+	for _, t := range m.funcs {
+		if t >= uint32(len(m.types)) {
+			return nil, ErrParse
+		}
+	}
+	g := instrumentGlobals{budget: importedGlobals + definedGlobals}
+	g.interrupt, g.stack, g.low = g.budget+1, g.budget+2, g.budget+3
+	g.yield = uint32(len(m.funcs))
+	var added [][]byte // types the rewrite needs and the module lacks
+	code, err := instrumentCode(secs[codeAt].body, g, &m, &added)
 	if err != nil {
 		return nil, err
 	}
-	secs[codeAt].body = appendToVector(code, yieldBody(budget, interrupt))
+	secs[codeAt].body = appendToVector(code, yieldBody(g))
+	if !hasMemory {
+		// $yield's memory.grow needs one: an empty memory, which no
+		// instruction of the module can name.
+		secs = insertSection(secs, section{secMemory, []byte{1, 0x01, 0, 0}})
+	}
 
-	if voidType < 0 {
-		voidType = int64(types)
-		if typeAt >= 0 {
-			secs[typeAt].body = appendToVector(secs[typeAt].body, []byte{0x60, 0, 0})
-		} else {
-			secs = insertSection(secs, section{secType, []byte{1, 0x60, 0, 0}})
+	voidType := m.typeIndex(nil, nil, &added)
+	if len(added) > 0 {
+		if typeAt < 0 {
+			secs = insertSection(secs, section{secType, []byte{0}})
+		}
+		at := sectionIndex(secs, secType)
+		for _, t := range added {
+			secs[at].body = appendToVector(secs[at].body, t)
 		}
 	}
 	for i := range secs { // indices move as sections are inserted
@@ -218,26 +228,33 @@ func Instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 
-	globals := []byte{0x7f, 0x01, 0x41} // mut i32 = YieldEvery
+	globals := []byte{0x7f, 0x01, 0x41} // $budget: mut i32 = YieldEvery
 	globals = appendS32(globals, YieldEvery)
-	globals = append(globals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // mut i32 = 0
+	globals = append(globals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // $interrupt: mut i32 = 0
+	for range 2 {                                                 // $stack, $low: mut i32 = DefaultStack
+		globals = appendS32(append(globals, 0x7f, 0x01, 0x41), DefaultStack)
+		globals = append(globals, 0x0b)
+	}
 	if at := sectionIndex(secs, secGlobal); at >= 0 {
 		r := &reader{b: secs[at].body}
 		n := r.u32()
-		body := binary.AppendUvarint(nil, uint64(n)+2)
+		body := binary.AppendUvarint(nil, uint64(n)+4)
 		body = append(body, r.b...)
 		secs[at].body = append(body, globals...)
 	} else {
-		secs = insertSection(secs, section{secGlobal, append([]byte{2}, globals...)})
+		secs = insertSection(secs, section{secGlobal, append([]byte{4}, globals...)})
 	}
 
-	export := appendName(nil, InterruptExport)
-	export = append(export, kindGlobal)
-	export = binary.AppendUvarint(export, uint64(interrupt))
-	if at := sectionIndex(secs, secExport); at >= 0 {
-		secs[at].body = appendToVector(secs[at].body, export)
-	} else {
-		secs = insertSection(secs, section{secExport, append([]byte{1}, export...)})
+	if at := sectionIndex(secs, secExport); at < 0 {
+		secs = insertSection(secs, section{secExport, []byte{0}})
+	}
+	at := sectionIndex(secs, secExport)
+	for _, e := range []struct {
+		name  string
+		index uint32
+	}{{InterruptExport, g.interrupt}, {StackExport, g.stack}, {StackLowExport, g.low}} {
+		export := append(appendName(nil, e.name), kindGlobal)
+		secs[at].body = appendToVector(secs[at].body, binary.AppendUvarint(export, uint64(e.index)))
 	}
 
 	kept := secs[:0]
@@ -253,6 +270,12 @@ func Instrument(wasm []byte) ([]byte, error) {
 	return joinSections(wasm[:8], kept), nil
 }
 
+// instrumentGlobals are the indices of what Instrument adds.
+type instrumentGlobals struct {
+	budget, interrupt, stack, low uint32 // globals
+	yield                         uint32 // function
+}
+
 // sectionIndex is the index in secs of the section with id, or -1.
 func sectionIndex(secs []section, id byte) int {
 	for i, s := range secs {
@@ -264,21 +287,25 @@ func sectionIndex(secs []section, id byte) int {
 }
 
 // instrumentCode rewrites a code section's function bodies.
-func instrumentCode(body, check []byte) ([]byte, error) {
+func instrumentCode(body []byte, g instrumentGlobals, m *moduleTypes, added *[][]byte) ([]byte, error) {
 	r := &reader{b: body}
 	n := r.u32()
-	out := make([]byte, 0, len(body)+len(body)/8)
+	out := make([]byte, 0, len(body)+len(body)/4)
 	out = binary.AppendUvarint(out, uint64(n))
+	imported := uint32(len(m.funcs)) - n
+	check := budgetCheck(g.budget, g.yield)
 	var fn []byte
-	for ; n > 0 && r.err == nil; n-- {
+	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
 		if r.err != nil || uint32(len(r.b)) < size {
 			return nil, ErrParse
 		}
-		var err error
-		if fn, err = instrumentFunc(fn[:0], r.b[:size], check); err != nil {
+		ft := m.types[m.funcs[imported+i]]
+		s, err := scanFunc(r.b[:size], ft, m)
+		if err != nil {
 			return nil, err
 		}
+		fn = instrumentFunc(fn[:0], r.b[:size], s, check, g.stack, s.cost(ft, int(size)), m.blockTypeOf(ft.results, added))
 		r.b = r.b[size:]
 		out = binary.AppendUvarint(out, uint64(len(fn)))
 		out = append(out, fn...)
@@ -289,70 +316,30 @@ func instrumentCode(body, check []byte) ([]byte, error) {
 	return out, nil
 }
 
-// instrumentFunc appends to out the function body b with check at its
-// entry and after every loop instruction.
-func instrumentFunc(out, b, check []byte) ([]byte, error) {
-	r := &reader{b: b}
-	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		r.u32()
-		r.valType()
-	}
-	last := len(b) - len(r.b)
-	out = append(out, b[:last]...)
+// instrumentFunc appends to out the function body b, scanned as s: the
+// interrupt check at its entry and after every loop instruction, the
+// stack charge at its entry, the body in a block of the function's
+// results (bt), and a refund before every return and at the end.
+func instrumentFunc(out, b []byte, s *funcScan, check []byte, stack uint32, cost int32, bt []byte) []byte {
+	leave := stackLeave(stack, cost)
+	out = append(out, b[:s.start]...)
 	out = append(out, check...)
-	for len(r.b) > 0 && r.err == nil {
-		op := r.byte()
-		switch {
-		case op == 0x02 || op == 0x04: // block, if
-			r.blockType()
-		case op == 0x03: // loop
-			r.blockType()
-			at := len(b) - len(r.b)
-			out = append(out, b[last:at]...)
+	out = append(out, stackEnter(stack, cost)...)
+	out = append(append(out, 0x02), bt...)
+	last := s.start
+	for i, at := range s.inserts {
+		out = append(out, b[last:at]...)
+		if s.returns[i] {
+			out = append(out, leave...)
+		} else {
 			out = append(out, check...)
-			last = at
-		case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b,
-			op >= 0x45 && op <= 0xc4, op == 0xd1:
-			// no immediates
-		case op == 0x0c, op == 0x0d, op == 0x10, op >= 0x20 && op <= 0x26, op == 0xd2,
-			op == 0x3f, op == 0x40:
-			r.u32()
-		case op == 0x0e: // br_table
-			for n := r.u32(); r.err == nil && n > 0; n-- {
-				r.u32()
-			}
-			r.u32()
-		case op == 0x11: // call_indirect
-			r.u32()
-			r.u32()
-		case op == 0x1c: // select t*
-			for n := r.u32(); r.err == nil && n > 0; n-- {
-				r.valType()
-			}
-		case op >= 0x28 && op <= 0x3e:
-			r.memArg()
-		case op == 0x41:
-			r.sleb(5)
-		case op == 0x42:
-			r.sleb(10)
-		case op == 0x43:
-			r.skip(4)
-		case op == 0x44:
-			r.skip(8)
-		case op == 0xd0: // ref.null
-			r.valType()
-		case op == 0xfc:
-			r.miscImmediates()
-		case op == 0xfd:
-			r.vecImmediates()
-		default: // exceptions, tail calls, threads, GC…: not WebAssembly 2.0
-			return nil, ErrParse
 		}
+		last = at
 	}
-	if r.err != nil {
-		return nil, ErrParse
-	}
-	return append(out, b[last:]...), nil
+	out = append(out, b[last:len(b)-1]...) // the function's own end follows the refund
+	out = append(out, 0x0b)
+	out = append(out, leave...)
+	return append(out, 0x0b)
 }
 
 // valType reads a value type of WebAssembly 2.0.
@@ -364,33 +351,45 @@ func (r *reader) valType() {
 	}
 }
 
-// blockType reads a block type: empty, one value type, or a type index.
-func (r *reader) blockType() {
+// blockType reads a block type, empty, one value type, or a type index
+// of m, and returns its parameter and result counts.
+func (r *reader) blockType(m *moduleTypes) (params, results int) {
 	if len(r.b) > 0 {
 		switch r.b[0] {
-		case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+		case 0x40:
 			r.b = r.b[1:]
-			return
+			return 0, 0
+		case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+			r.b = r.b[1:]
+			return 0, 1
 		}
 	}
-	r.s33()
+	t := r.s33()
+	if r.err != nil || t >= uint64(len(m.types)) {
+		r.err = ErrParse
+		return 0, 0
+	}
+	return len(m.types[t].params), len(m.types[t].results)
 }
 
 // s33 reads a signed 33-bit LEB128 (a type index in a block type).
-func (r *reader) s33() {
+func (r *reader) s33() uint64 {
+	var v uint64
 	for i := 0; i < 5; i++ {
 		c := r.byte()
 		if r.err != nil {
-			return
+			return 0
 		}
+		v |= uint64(c&0x7f) << (7 * i)
 		if c&0x80 == 0 {
 			if c&0x40 != 0 { // negative: only the one-byte forms above are valid
 				r.err = ErrParse
 			}
-			return
+			return v
 		}
 	}
 	r.err = ErrParse
+	return 0
 }
 
 // memArg reads a memory access's alignment and offset (one memory, 32-bit).
@@ -401,34 +400,71 @@ func (r *reader) memArg() {
 	r.u32()
 }
 
-// miscImmediates reads the immediates of a 0xfc instruction.
-func (r *reader) miscImmediates() {
+// miscImmediates reads the immediates of a 0xfc instruction, and returns
+// how many operands it takes and results it gives.
+func (r *reader) miscImmediates() (pops, pushes int) {
 	switch op := r.u32(); {
 	case op <= 7: // saturating truncations
+		return 1, 1
 	case op == 8, op == 10, op == 12, op == 14: // memory.init, memory.copy, table.init, table.copy
 		r.u32()
 		r.u32()
-	case op <= 17: // data.drop, memory.fill, elem.drop, table.grow/size/fill
+		return 3, 0
+	case op == 9, op == 13: // data.drop, elem.drop
 		r.u32()
-	default:
-		r.err = ErrParse
+		return 0, 0
+	case op == 11, op == 17: // memory.fill, table.fill
+		r.u32()
+		return 3, 0
+	case op == 15: // table.grow
+		r.u32()
+		return 2, 1
+	case op == 16: // table.size
+		r.u32()
+		return 0, 1
 	}
+	r.err = ErrParse
+	return 0, 0
 }
 
-// vecImmediates reads the immediates of a 0xfd (SIMD) instruction.
-func (r *reader) vecImmediates() {
+// vecImmediates reads the immediates of a 0xfd (SIMD) instruction, and
+// returns at most how many operands it takes (at least as many as it
+// pops) and how many results it gives.
+func (r *reader) vecImmediates() (pops, pushes int) {
 	switch op := r.u32(); {
-	case op <= 11, op == 92, op == 93: // loads and stores
+	case op == 11: // v128.store
 		r.memArg()
-	case op == 12, op == 13: // v128.const, i8x16.shuffle
+		return 2, 0
+	case op <= 10, op == 92, op == 93: // loads
+		r.memArg()
+		return 1, 1
+	case op == 12: // v128.const
 		r.skip(16)
-	case op >= 21 && op <= 34: // extract and replace lane
+		return 0, 1
+	case op == 13: // i8x16.shuffle
+		r.skip(16)
+		return 2, 1
+	case op >= 21 && op <= 34: // extract lane (one operand), replace lane (two)
 		r.byte()
-	case op >= 84 && op <= 91: // load and store lane
+		if op == 23 || op == 26 || op == 28 || op == 30 || op == 32 || op == 34 {
+			return 2, 1
+		}
+		return 1, 1
+	case op >= 84 && op <= 87: // load lane
 		r.memArg()
 		r.byte()
-	case op <= 255:
-	default: // relaxed SIMD and beyond
-		r.err = ErrParse
+		return 2, 1
+	case op >= 88 && op <= 91: // store lane
+		r.memArg()
+		r.byte()
+		return 2, 0
+	case op == 14, op >= 35 && op <= 76, op >= 78 && op <= 81: // swizzle, comparisons, and, andnot, or, xor
+		return 2, 1
+	case op == 82: // bitselect
+		return 3, 1
+	case op <= 255: // the rest take at least one operand and give one result
+		return 1, 1
 	}
+	r.err = ErrParse // relaxed SIMD and beyond
+	return 0, 0
 }

@@ -75,6 +75,8 @@ func TestInstrumentRealModules(t *testing.T) {
 // whenever its input does.
 func FuzzInstrument(f *testing.F) {
 	f.Add(runaway)
+	f.Add(leaving)
+	f.Add(leavingModule(false))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
@@ -103,8 +105,8 @@ func FuzzInstrument(f *testing.F) {
 // by an earlier wasgi from its cache; then update the hashes here.
 func TestRewriteVersion(t *testing.T) {
 	want := map[string]string{
-		"runaway":  "6d30980d1e3974b766ba1ee19f19c9834a60398284445a5ce239aefde640b6fb",
-		"withData": "614e167507a966e89a6e897154a34818ded3fd7c9b85bc7c1860f0aadc850caf",
+		"runaway":  "b87b9fac8f1e45d160f0d7c9c637383c410ac4b16bc4721d72327dd61fff4577",
+		"withData": "a63f436859b4cf27a1e583487dcc0eac803d55c72ee984c7e5ec6004969b8481",
 	}
 	for name, wasm := range map[string][]byte{"runaway": runaway, "withData": withData} {
 		out, err := Rewrite(wasm)

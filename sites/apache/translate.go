@@ -484,7 +484,7 @@ var groupOptionIgnored = map[string]string{
 	"cpu-time-limit":          "a call's CPU is bounded by request_timeout",
 	"cpu-priority":            "long calls run at a lower thread priority already",
 	"virtual-memory-limit":    "memory_limit caps each instance's memory",
-	"stack-size":              "an instance's stack is part of its memory_limit",
+	"stack-size":              "a guest's own stack is in its memory_limit; the engine's, per call, is bounded by stack_limit",
 	"maximum-requests-jitter": "instances are recycled at max_requests exactly",
 	"threads-per-process":     "see threads",
 	"umask":                   "files are written through preopened dirs only",

@@ -39,12 +39,29 @@ def application(environ, start_response):
         return _json(start_response, {"greet": greet.hello(), "path": sys.path})
     if path == "/env":
         return _json(start_response, {k: os.environ.get(k) for k in ("SECRET", "WASGI_WSGI")})
+    if path == "/deep":
+        # Deep but ordinary stacks, near Python's own limits: recursion in
+        # Python code, and in C (json, repr) through nested lists.
+        limit = sys.getrecursionlimit()
+        nested = []
+        for _ in range(min(limit, 1000) - 100):
+            nested = [nested]
+        out = {"python": _depth(limit - 100), "json": len(json.dumps(nested)), "repr": len(repr(nested))}
+        try:
+            _depth(limit + 100)
+        except RecursionError:
+            out["RecursionError"] = True
+        return _json(start_response, out)
     if path == "/boom":
         raise ValueError("boom with a secret the client must not see")
     # Anything else: the path as the app sees it, decoded as WSGI apps do.
     text = path.encode("latin-1").decode("utf-8")
     start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
     return [("path=%s\n" % text).encode("utf-8")]
+
+
+def _depth(n):
+    return 0 if n == 0 else 1 + _depth(n - 1)
 
 
 def _blocks(stream):
