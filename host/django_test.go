@@ -91,14 +91,22 @@ func needSQLite(t *testing.T) {
 	}
 }
 
+// manage runs wasgi manage for startproject's site, mysite.
 func manage(t *testing.T, config string, env map[string]string, args ...string) string {
+	t.Helper()
+	return manageApp(t, config, "mysite", env, args...)
+}
+
+// manageApp runs wasgi manage ARGS for target ("site" or "site/app") of
+// the config, failing the test unless it exits 0; it returns its stdout.
+func manageApp(t *testing.T, config, target string, env map[string]string, args ...string) string {
 	t.Helper()
 	cfg, err := sites.Load(config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out, errb strings.Builder
-	code, err := Manage(context.Background(), cfg, "mysite", args, RunOptions{Stdout: &out, Stderr: &errb, Env: env, Log: zerolog.Nop()})
+	code, err := Manage(context.Background(), cfg, target, args, RunOptions{Stdout: &out, Stderr: &errb, Env: env, Log: zerolog.Nop()})
 	if err != nil || code != 0 {
 		t.Fatalf("wasgi manage %s: exit %d, %v\n%s%s", strings.Join(args, " "), code, err, out.String(), errb.String())
 	}
