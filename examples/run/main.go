@@ -91,6 +91,7 @@ func preparePython() {
 		fmt.Fprintln(os.Stderr, "fetching Django 5.2 LTS from Debian sid into examples/build/python-packages: runtimes/python/packages.sh")
 		runEnv([]string{"WASGI_PYTHON_PACKAGES=examples/build/python-packages"}, "", "bash", "runtimes/python/packages.sh")
 	}
+	os.MkdirAll("examples/python/board/static", 0o755) // the config's alias names it before collectstatic fills it
 	manage := []string{"go", "run", "./cmd/wasgi", "manage", "-c", "examples/python/wasgi.toml", "board"}
 	run("", append(manage, "migrate", "-v", "0")...)
 	run("", append(manage, "collectstatic", "--noinput", "-v", "0")...)

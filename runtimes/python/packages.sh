@@ -17,6 +17,8 @@ pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(python3-django python3-asgiref python3-sqlparse)
 log() { printf '==> %s\n' "$*" >&2; }
 
+mkdir -p "$out"
+out=$(cd "$out" && pwd) # apt reads relative paths against /etc/apt
 apt=$out/apt
 mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/none" "$out/dist-packages" "$out/debs"
 echo "deb http://deb.debian.org/debian $suite main" >"$apt/sources.list"
