@@ -2,7 +2,6 @@ package host
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -18,12 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/wasgi/wasgi/internal/testsvc"
 	"github.com/wasgi/wasgi/internal/testwasm"
-	"github.com/wasgi/wasgi/runtimes/python"
-	"github.com/wasgi/wasgi/sandbox"
-	"github.com/wasgi/wasgi/sites"
 )
 
 // The Python runtime's outbound connections (ABI.md 4.8): unmodified
@@ -421,32 +416,8 @@ func TestPythonNetRun(t *testing.T) {
 	}
 	config := strings.NewReplacer("{root}", testwasm.Root(t), "{cache}", testwasm.CacheDir(t), "{path}", `["testdata/python/net"]`,
 		"{outbound}", fmt.Sprintf(`{ url = %s, ca = %s }`, quote("tls://"+strings.TrimPrefix(srv.URL, "https://")), quote(ca))).Replace(pythonNetConfig)
-	cfg, err := sites.Parse(filepath.Join(testwasm.Root(t), "wasgi.toml"), []byte(config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := cfg.Sites[0]
-	module, ac, err := appConfig(cfg, sc, sc.Apps[0], dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac.Logger = zerolog.Nop()
-	rt, err := sandbox.New(context.Background(), sandbox.Options{CacheDir: testwasm.CacheDir(t), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
-	m, err := rt.Compile(context.Background(), module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Release(context.Background(), m)
-	var out, errb strings.Builder
-	code, err := rt.Run(context.Background(), m, ac, sandbox.RunConfig{
-		Args: []string{"-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())", srv.URL + "/run"},
-		Env:  map[string]string{python.EnvRun: "1"}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Timeout: time.Minute,
-	})
-	if err != nil || code != 0 || out.String() != "hello /run over TLS\n" {
-		t.Fatalf("run: exit %d, %v, stdout %q, stderr %q", code, err, out.String(), errb.String())
+	out, errb, code, err := pythonRunner(t, dir, config)("", "-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())", srv.URL+"/run")
+	if err != nil || code != 0 || out != "hello /run over TLS\n" {
+		t.Fatalf("run: exit %d, %v, stdout %q, stderr %q", code, err, out, errb)
 	}
 }

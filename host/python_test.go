@@ -449,38 +449,14 @@ func BenchmarkPythonRequest(b *testing.B) {
 // caller's stdin and stdout, the exit status passed through; the WSGI app
 // is not imported.
 func TestPythonRun(t *testing.T) {
-	dir := pythonRuntime(t)
-	cfg, err := sites.Parse(filepath.Join(testwasm.Root(t), "wasgi.toml"), []byte(pythonConfigFor(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := cfg.Sites[0]
-	module, ac, err := appConfig(cfg, sc, sc.Apps[0], dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac.Logger = zerolog.Nop()
-	rt, err := sandbox.New(context.Background(), sandbox.Options{CacheDir: testwasm.CacheDir(t), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
-	m, err := rt.Compile(context.Background(), module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Release(context.Background(), m)
+	py := pythonRunner(t, pythonRuntime(t), pythonConfigFor(t))
 	run := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
-		var out, errb strings.Builder
-		code, err := rt.Run(context.Background(), m, ac, sandbox.RunConfig{
-			Args: args, Env: map[string]string{python.EnvRun: "1"},
-			Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Timeout: time.Minute,
-		})
+		out, errb, code, err := py(stdin, args...)
 		if err != nil {
 			t.Fatalf("run %q: %v", args, err)
 		}
-		return out.String(), errb.String(), code
+		return out, errb, code
 	}
 	out, _, code := run("from stdin\n", "-c", `import sys, os, greet, wsgiapp
 print(sys.argv, os.environ["SECRET"], greet.hello(), sys.stdin.readline().strip())
@@ -552,41 +528,18 @@ root = "{root}"
 // same keys as Go's, computed by the host (Django's 1,000,000 iterations
 // take a fraction of a second, not seconds); time.sleep works.
 func TestPythonHostCrypto(t *testing.T) {
-	dir := pythonRuntime(t)
-	cfg, err := sites.Parse(filepath.Join(testwasm.Root(t), "wasgi.toml"), []byte(pythonConfigFor(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	module, ac, err := appConfig(cfg, cfg.Sites[0], cfg.Sites[0].Apps[0], dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac.Logger = zerolog.Nop()
-	rt, err := sandbox.New(context.Background(), sandbox.Options{CacheDir: testwasm.CacheDir(t), Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(context.Background())
-	m, err := rt.Compile(context.Background(), module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Release(context.Background(), m)
-	var out, errb strings.Builder
-	code, err := rt.Run(context.Background(), m, ac, sandbox.RunConfig{
-		Args: []string{"-c", `import hashlib, time
+	run := pythonRunner(t, pythonRuntime(t), pythonConfigFor(t))
+	out, errb, code, err := run("", "-c", `import hashlib, time
 t = time.monotonic()
 k = hashlib.pbkdf2_hmac("sha256", b"correct horse", b"NaCl", 1000000)
 print(k.hex(), hashlib.pbkdf2_hmac("sha1", b"password", b"salt", 4096, 20).hex())
 print(round(time.monotonic() - t, 3))
 time.sleep(0.01)
-print(hashlib.pbkdf2_hmac("md5", b"p", b"s", 2).hex())`},
-		Env: map[string]string{python.EnvRun: "1"}, Stdout: &out, Stderr: &errb, Timeout: time.Minute,
-	})
+print(hashlib.pbkdf2_hmac("md5", b"p", b"s", 2).hex())`)
 	if err != nil || code != 0 {
-		t.Fatalf("run: %d %v\n%s", code, err, errb.String())
+		t.Fatalf("run: %d %v\n%s", code, err, errb)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want, _ := stdpbkdf2.Key(sha256.New, "correct horse", []byte("NaCl"), 1000000, 32)
 	if len(lines) != 3 || lines[0] != hex.EncodeToString(want)+" 4b007901b765489abead49d926f721d065a429c1" {
 		t.Fatalf("keys %q, want %x and RFC 6070's", lines, want)
@@ -685,5 +638,40 @@ hosts = ["py.test"]
 	th := startHost(t, text("good:application", `check_password = "good:no_such_function"`))
 	if resp, body := th.do(t, "GET", "py.test", "/", nil); resp.StatusCode != 200 || body != "fine" {
 		t.Fatalf("the site with a missing hook: %d %q", resp.StatusCode, body)
+	}
+}
+
+// pythonRunner compiles the Python runtime and returns a function running
+// `python ARGS...` once (Runtime.Run) in the sandbox of the first app of
+// config, with stdin, a minute's timeout: its stdout, stderr, exit status.
+func pythonRunner(t *testing.T, dir, config string) func(stdin string, args ...string) (string, string, int, error) {
+	t.Helper()
+	cfg, err := sites.Parse(filepath.Join(testwasm.Root(t), "wasgi.toml"), []byte(config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.Sites[0]
+	module, ac, err := appConfig(cfg, sc, sc.Apps[0], dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.Logger = zerolog.Nop()
+	rt, err := sandbox.New(context.Background(), sandbox.Options{CacheDir: testwasm.CacheDir(t), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	m, err := rt.Compile(context.Background(), module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Release(context.Background(), m) })
+	return func(stdin string, args ...string) (string, string, int, error) {
+		var out, errb strings.Builder
+		code, err := rt.Run(context.Background(), m, ac, sandbox.RunConfig{
+			Args: args, Env: map[string]string{python.EnvRun: "1"},
+			Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Timeout: time.Minute,
+		})
+		return out.String(), errb.String(), code, err
 	}
 }

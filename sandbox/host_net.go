@@ -172,20 +172,30 @@ func netErrno(err error) int32 {
 	return abi.ErrIO
 }
 
-// netRead backs net_read(handle, buf, len, timeout_ms) -> i32.
-func netRead(ctx context.Context, m api.Module, stack []uint64) {
-	buf := guestBytes(m, abi.FuncNetRead, stack[1], stack[2])
+// connArg is the instance and the connection that stack[0] names, or a
+// nil connection with the error already in stack[0].
+func connArg(ctx context.Context, stack []uint64) (*instanceState, *outboundConn) {
 	s := stateFrom(ctx)
 	if s == nil {
 		stack[0] = api.EncodeI32(abi.ErrNotAllowed)
-		return
+		return nil, nil
 	}
 	c, ok := s.conn(api.DecodeI32(stack[0]))
-	switch {
-	case !ok:
+	if !ok {
 		stack[0] = api.EncodeI32(abi.ErrBadHandle)
+		return s, nil
+	}
+	return s, c
+}
+
+// netRead backs net_read(handle, buf, len, timeout_ms) -> i32.
+func netRead(ctx context.Context, m api.Module, stack []uint64) {
+	buf := guestBytes(m, abi.FuncNetRead, stack[1], stack[2])
+	s, c := connArg(ctx, stack)
+	if c == nil {
 		return
-	case len(buf) == 0:
+	}
+	if len(buf) == 0 {
 		stack[0] = 0
 		return
 	}
@@ -205,14 +215,8 @@ func netRead(ctx context.Context, m api.Module, stack []uint64) {
 // netWrite backs net_write(handle, buf, len, timeout_ms) -> i32.
 func netWrite(ctx context.Context, m api.Module, stack []uint64) {
 	buf := guestBytes(m, abi.FuncNetWrite, stack[1], stack[2])
-	s := stateFrom(ctx)
-	if s == nil {
-		stack[0] = api.EncodeI32(abi.ErrNotAllowed)
-		return
-	}
-	c, ok := s.conn(api.DecodeI32(stack[0]))
-	if !ok {
-		stack[0] = api.EncodeI32(abi.ErrBadHandle)
+	s, c := connArg(ctx, stack)
+	if c == nil {
 		return
 	}
 	d := s.ioDeadline(api.DecodeI32(stack[3]))
@@ -231,15 +235,9 @@ func netWrite(ctx context.Context, m api.Module, stack []uint64) {
 
 // netShutdown backs net_shutdown(handle) -> i32.
 func netShutdown(ctx context.Context, _ api.Module, stack []uint64) {
-	s := stateFrom(ctx)
-	if s == nil {
-		stack[0] = api.EncodeI32(abi.ErrNotAllowed)
-		return
-	}
-	c, ok := s.conn(api.DecodeI32(stack[0]))
+	_, c := connArg(ctx, stack)
 	switch {
-	case !ok:
-		stack[0] = api.EncodeI32(abi.ErrBadHandle)
+	case c == nil:
 	case c.closeWrite() != nil:
 		stack[0] = api.EncodeI32(abi.ErrIO)
 	default:

@@ -177,29 +177,9 @@ func parseOutbound(raw string) (OutboundEntry, string) {
 		return e, "wildcards are not supported: list each host"
 	}
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if !validDNSName(host) {
+	if !validHostname(host) {
 		return e, fmt.Sprintf("%q is not a host name or IP address", host)
 	}
 	e.Host = host
 	return e, ""
-}
-
-// validDNSName reports whether h is a DNS name: labels of letters, digits,
-// '-' and '_', 1 to 63 bytes each, 253 in all.
-func validDNSName(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for label := range strings.SplitSeq(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }
