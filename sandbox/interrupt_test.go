@@ -18,20 +18,6 @@ import (
 	"github.com/wasgi/wasgi/internal/wasmrw"
 )
 
-// runaway is a module with one memory and two exports that never end:
-// "spin", a loop (loop (br 0)), and "recurse", a naive recursion without
-// loops that makes 2^62 calls.
-var runaway = []byte("\x00asm\x01\x00\x00\x00" +
-	"\x01\x0a\x02\x60\x00\x01\x7f\x60\x01\x7f\x01\x7f" + // types: () -> i32, (i32) -> i32
-	"\x03\x04\x03\x00\x01\x00" + // funcs: spin, rec, recurse
-	"\x05\x03\x01\x00\x01" + // memory 1
-	"\x07\x12\x02\x04spin\x00\x00\x07recurse\x00\x02" +
-	"\x0a\x2d\x03" +
-	"\x09\x00\x03\x40\x0c\x00\x0b\x41\x00\x0b" + // spin: loop br 0 end; i32.const 0
-	// rec(n): n == 0 ? 0 : rec(n-1) + rec(n-1)
-	"\x1a\x00\x20\x00\x45\x04\x7f\x41\x00\x05\x20\x00\x41\x01\x6b\x10\x01\x20\x00\x41\x01\x6b\x10\x01\x6a\x0b\x0b" +
-	"\x06\x00\x41\x3e\x10\x01\x0b") // recurse: rec(62)
-
 // instantiateInstrumented instantiates wasm, instrumented, in a runtime
 // without close-on-context-done, and returns it with its interrupt global.
 func instantiateInstrumented(t testing.TB, wasm []byte) (api.Module, api.MutableGlobal) {
@@ -61,7 +47,7 @@ func instantiateInstrumented(t testing.TB, wasm []byte) (api.Module, api.Mutable
 // recursing, compiled without close-on-context-done, traps once the host
 // sets its interrupt global; the global is clear again afterwards.
 func TestInterruptStops(t *testing.T) {
-	mod, g := instantiateInstrumented(t, runaway)
+	mod, g := instantiateInstrumented(t, testwasm.Runaway)
 	for _, export := range []string{"spin", "recurse"} {
 		t.Run(export, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -83,7 +69,7 @@ func TestInterruptStops(t *testing.T) {
 // yields to Go the collection would wait for the guest, and the guest for
 // the goroutine that sets its interrupt global, forever.
 func TestGCWhileGuestSpins(t *testing.T) {
-	mod, g := instantiateInstrumented(t, runaway)
+	mod, g := instantiateInstrumented(t, testwasm.Runaway)
 	for _, export := range []string{"spin", "recurse"} {
 		t.Run(export, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -143,11 +129,6 @@ func TestNotInstrumentableFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// withData is runaway with two data segments 14 bytes apart, which
-// wasmrw.CoalesceData merges.
-var withData = append(append([]byte(nil), runaway...),
-	"\x0b\x0f\x02\x00\x41\x00\x0b\x02hi\x00\x41\x10\x0b\x02yo"...)
 
 // TestInstrumentedCache: a rewritten module is kept in the cache folder
 // and used by the next runtime; one that does not compile is dropped, and

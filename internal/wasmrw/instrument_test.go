@@ -13,20 +13,6 @@ import (
 	"github.com/wasgi/wasgi/internal/testwasm"
 )
 
-// runaway is a module with one memory and two exports that never end:
-// "spin", a loop (loop (br 0)), and "recurse", a naive recursion without
-// loops that makes 2^62 calls.
-var runaway = []byte("\x00asm\x01\x00\x00\x00" +
-	"\x01\x0a\x02\x60\x00\x01\x7f\x60\x01\x7f\x01\x7f" + // types: () -> i32, (i32) -> i32
-	"\x03\x04\x03\x00\x01\x00" + // funcs: spin, rec, recurse
-	"\x05\x03\x01\x00\x01" + // memory 1
-	"\x07\x12\x02\x04spin\x00\x00\x07recurse\x00\x02" +
-	"\x0a\x2d\x03" +
-	"\x09\x00\x03\x40\x0c\x00\x0b\x41\x00\x0b" + // spin: loop br 0 end; i32.const 0
-	// rec(n): n == 0 ? 0 : rec(n-1) + rec(n-1)
-	"\x1a\x00\x20\x00\x45\x04\x7f\x41\x00\x05\x20\x00\x41\x01\x6b\x10\x01\x20\x00\x41\x01\x6b\x10\x01\x6a\x0b\x0b" +
-	"\x06\x00\x41\x3e\x10\x01\x0b") // recurse: rec(62)
-
 // TestInstrumentRealModules: the test guests (Go, C reactor, C command)
 // Instrument, compile, and keep their exports; DWARF sections go.
 func TestInstrumentRealModules(t *testing.T) {
@@ -74,7 +60,7 @@ func TestInstrumentRealModules(t *testing.T) {
 // must never panic; what it returns is refused a second time, and compiles
 // whenever its input does.
 func FuzzInstrument(f *testing.F) {
-	f.Add(runaway)
+	f.Add(testwasm.Runaway)
 	f.Add(leaving)
 	f.Add(leavingModule(false))
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
@@ -108,7 +94,7 @@ func TestRewriteVersion(t *testing.T) {
 		"runaway":  "b87b9fac8f1e45d160f0d7c9c637383c410ac4b16bc4721d72327dd61fff4577",
 		"withData": "a63f436859b4cf27a1e583487dcc0eac803d55c72ee984c7e5ec6004969b8481",
 	}
-	for name, wasm := range map[string][]byte{"runaway": runaway, "withData": withData} {
+	for name, wasm := range map[string][]byte{"runaway": testwasm.Runaway, "withData": testwasm.WithData} {
 		out, err := Rewrite(wasm)
 		if err != nil {
 			t.Fatalf("%s: not instrumented: %v", name, err)
@@ -119,8 +105,3 @@ func TestRewriteVersion(t *testing.T) {
 		}
 	}
 }
-
-// withData is runaway with two data segments 14 bytes apart, which
-// CoalesceData merges.
-var withData = append(append([]byte(nil), runaway...),
-	"\x0b\x0f\x02\x00\x41\x00\x0b\x02hi\x00\x41\x10\x0b\x02yo"...)
