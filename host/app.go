@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -129,7 +128,7 @@ func outbound(o sites.Outbound) (*sandbox.Outbound, error) {
 	for _, e := range o.Entries {
 		se := sandbox.OutboundEntry{TLS: e.TLS, Host: e.Host, Port: e.Port}
 		if e.CA != "" {
-			b, err := os.ReadFile(e.CA)
+			b, err := sites.ReadPEM(e.CA)
 			if err != nil {
 				return nil, fmt.Errorf("outbound %s: %w", e, err)
 			}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -116,7 +115,7 @@ func (l *loader) outbound(s *Site, ra *rawApp, p path) Outbound {
 				l.errorf(ep.key("ca"), "a CA file applies to tls:// entries only")
 			}
 			e.CA = resolve(s.Root, ca)
-			if b, err := os.ReadFile(e.CA); err != nil {
+			if b, err := ReadPEM(e.CA); err != nil {
 				l.errorf(ep.key("ca"), "CA file: %v", err)
 			} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
 				l.errorf(ep.key("ca"), "CA file %s holds no PEM certificate", e.CA)
