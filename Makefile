@@ -3,7 +3,7 @@
 GO ?= go
 WASM = GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 
-.PHONY: run examples c-examples test race vet bench fuzz build clean
+.PHONY: run examples c-examples rust-examples test race vet bench fuzz build clean
 
 build:
 	$(GO) build -o wasgi ./cmd/wasgi
@@ -21,6 +21,13 @@ c-examples:
 	$(CLANG) --target=wasm32-wasi -mexec-model=reactor -O2 -I abi/include -o examples/build/c-hello.wasm examples/c-hello/hello.c
 	$(CLANG) --target=wasm32-wasi -O2 -o examples/build/c-hello-cgi.wasm examples/c-hello/cgi.c
 	$(CLANG) --target=wasm32-wasi -mexec-model=reactor -O2 -I abi/include -o examples/build/c-outbound.wasm examples/c-outbound/proxy.c
+
+RUSTC ?= /usr/bin/rustc
+RUST_TARGET ?= wasm32-wasi
+rust-examples:
+	mkdir -p examples/build
+	$(RUSTC) --target $(RUST_TARGET) --crate-type cdylib -O -C strip=symbols -o examples/build/rust-hello.wasm examples/rust-hello/hello.rs
+	$(RUSTC) --target $(RUST_TARGET) -O -C strip=symbols -o examples/build/rust-hello-cgi.wasm examples/rust-hello/cgi.rs
 
 run:
 	$(GO) run ./examples/run

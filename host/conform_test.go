@@ -30,8 +30,8 @@ func serveApps(t *testing.T, apps []confApp) *testHost {
 type confApp struct{ mount, module, abi string }
 
 // TestConformance runs the conformance kit against the same behaviour
-// through every door: the Go SDK reactor, a net/http/cgi program, a C
-// reactor on the raw ABI and a C CGI program.
+// through every door: the Go SDK reactor, a net/http/cgi program, C and
+// Rust reactors on the raw ABI, and C and Rust CGI programs.
 func TestConformance(t *testing.T) {
 	type target struct {
 		name  string
@@ -43,6 +43,8 @@ func TestConformance(t *testing.T) {
 		{"go-cgi", func(t *testing.T) string { return testwasm.BuildCommand(t, "testdata/conform/cgi") }, "cgi"},
 		{"c-reactor", func(t *testing.T) string { return testwasm.BuildC(t, "testdata/conform/c/reactor.c", true) }, "wasgi"},
 		{"c-cgi", func(t *testing.T) string { return testwasm.BuildC(t, "testdata/conform/c/cgi.c", false) }, "cgi"},
+		{"rust-reactor", func(t *testing.T) string { return testwasm.BuildRust(t, "testdata/conform/rust/reactor.rs", true) }, "wasgi"},
+		{"rust-cgi", func(t *testing.T) string { return testwasm.BuildRust(t, "testdata/conform/rust/cgi.rs", false) }, "cgi"},
 	}
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
@@ -57,6 +59,45 @@ func TestConformance(t *testing.T) {
 				t.Run("mount="+mount, func(t *testing.T) { abitest.Run(t, tg2) })
 			}
 		})
+	}
+}
+
+// TestRustExamples serves examples/rust-hello, reactor and CGI, built
+// with rustc as its README says.
+func TestRustExamples(t *testing.T) {
+	reactor := testwasm.BuildRust(t, "examples/rust-hello/hello.rs", true)
+	cgi := testwasm.BuildRust(t, "examples/rust-hello/cgi.rs", false)
+	th := startHost(t, fmt.Sprintf(`[server]
+cache_dir = "{cache}"
+access_log = "off"
+[[site]]
+name = "rust"
+hosts = ["conform.test"]
+  [[site.app]]
+  name = "hello"
+  mount = "/"
+  module = %q
+  [[site.app]]
+  name = "cgi"
+  mount = "/cgi"
+  module = %q
+  abi = "cgi"
+`, reactor, cgi))
+	for path, want := range map[string]string{
+		"/hi":     "Hello from Rust! You asked for /hi\n",
+		"/cgi/hi": "Hello from Rust CGI! You asked for /cgi/hi\n",
+	} {
+		req, _ := http.NewRequest("GET", th.url+path, nil)
+		req.Host = "conform.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("GET %s = %d %q, want 200 %q", path, resp.StatusCode, body, want)
+		}
 	}
 }
 

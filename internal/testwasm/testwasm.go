@@ -128,6 +128,76 @@ func BuildC(tb testing.TB, src string, reactor bool) string {
 	return out
 }
 
+// BuildRust compiles a Rust source file (relative to the module root)
+// with rustc for wasm32-wasi, as a reactor (a cdylib whose #[export_name]
+// functions are the exports) or a command. Only Debian's rustc and
+// libstd-rust-dev-wasm32 are needed: no cargo, no crates. It skips the
+// test when they are missing, or fails it under WASGI_REQUIRE_SERVICES=1
+// (.ci/run installs them).
+func BuildRust(tb testing.TB, src string, reactor bool) string {
+	tb.Helper()
+	rustc, target := findRust()
+	if rustc == "" {
+		missing(tb, "no rustc with a wasm32-wasi standard library: apt-get install rustc libstd-rust-dev-wasm32")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	key := fmt.Sprint("rust:", src, reactor)
+	if p, ok := built[key]; ok {
+		return p
+	}
+	root := Root(tb)
+	dir := filepath.Join(os.TempDir(), "wasgi-testwasm")
+	os.MkdirAll(dir, 0o755)
+	sum := sha256.Sum256([]byte(root + "\x00" + key))
+	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".rs")+"-rs-"+hex.EncodeToString(sum[:6])+".wasm")
+	args := []string{"--target", target, "-O", "-C", "strip=symbols", "-o", out, filepath.Join(root, src)}
+	if reactor {
+		args = append(args, "--crate-type", "cdylib")
+	}
+	cmd := exec.Command(rustc, args...)
+	cmd.Dir = dir // rustc writes nothing else, but never into the tree
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("testwasm: rustc %s: %v\n%s", src, err, b)
+	}
+	built[key] = out
+	return out
+}
+
+// findRust returns the first rustc (on PATH, then Debian's) that has a
+// standard library for WASI preview 1, and that target's name: Debian's
+// rustc 1.63 calls it wasm32-wasi, newer ones (rustup's) wasm32-wasip1.
+func findRust() (rustc, target string) {
+	var candidates []string
+	if p, err := exec.LookPath("rustc"); err == nil {
+		candidates = append(candidates, p)
+	}
+	candidates = append(candidates, "/usr/bin/rustc")
+	for _, c := range candidates {
+		out, err := exec.Command(c, "--print", "sysroot").Output()
+		if err != nil {
+			continue
+		}
+		sysroot := strings.TrimSpace(string(out))
+		for _, t := range []string{"wasm32-wasip1", "wasm32-wasi"} {
+			if fi, err := os.Stat(filepath.Join(sysroot, "lib", "rustlib", t, "lib")); err == nil && fi.IsDir() {
+				return c, t
+			}
+		}
+	}
+	return "", ""
+}
+
+// missing skips the test for want of a tool, or fails it where the tools
+// are required (WASGI_REQUIRE_SERVICES=1, as .ci/run sets).
+func missing(tb testing.TB, why string) {
+	tb.Helper()
+	if os.Getenv("WASGI_REQUIRE_SERVICES") == "1" {
+		tb.Fatalf("testwasm: %s (required: WASGI_REQUIRE_SERVICES=1)", why)
+	}
+	tb.Skip("testwasm: " + why)
+}
+
 // CacheDir returns a wazero compilation cache folder shared by test runs,
 // so that only the first run pays for compiling each module.
 func CacheDir(tb testing.TB) string {
