@@ -103,9 +103,27 @@ func BuildC(tb testing.TB, src string, reactor bool) string {
 	if err != nil {
 		tb.Skip("testwasm: clang not installed")
 	}
+	return compiled(tb, fmt.Sprint(src, reactor), strings.TrimSuffix(filepath.Base(src), ".c"), func(root, out string) {
+		args := []string{"--target=wasm32-wasi", "-O2", "-I", filepath.Join(root, "abi", "include"), "-o", out, filepath.Join(root, src)}
+		if reactor {
+			args = append([]string{"-mexec-model=reactor"}, args...)
+		}
+		if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+			if strings.Contains(string(b), "wasi") && (strings.Contains(string(b), "not found") || strings.Contains(string(b), "No such file")) {
+				tb.Skipf("testwasm: wasi-libc for clang not installed: %s", b)
+			}
+			tb.Fatalf("testwasm: clang %s: %v\n%s", src, err, b)
+		}
+	})
+}
+
+// compiled returns the module a compiler writes for key, built once per
+// test process into the shared temporary folder (never the tree) by
+// compile(root, out), which fails or skips tb itself.
+func compiled(tb testing.TB, key, name string, compile func(root, out string)) string {
+	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	key := fmt.Sprint(src, reactor)
 	if p, ok := built[key]; ok {
 		return p
 	}
@@ -113,17 +131,8 @@ func BuildC(tb testing.TB, src string, reactor bool) string {
 	dir := filepath.Join(os.TempDir(), "wasgi-testwasm")
 	os.MkdirAll(dir, 0o755)
 	sum := sha256.Sum256([]byte(root + "\x00" + key))
-	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c")+"-"+hex.EncodeToString(sum[:6])+".wasm")
-	args := []string{"--target=wasm32-wasi", "-O2", "-I", filepath.Join(root, "abi", "include"), "-o", out, filepath.Join(root, src)}
-	if reactor {
-		args = append([]string{"-mexec-model=reactor"}, args...)
-	}
-	if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
-		if strings.Contains(string(b), "wasi") && (strings.Contains(string(b), "not found") || strings.Contains(string(b), "No such file")) {
-			tb.Skipf("testwasm: wasi-libc for clang not installed: %s", b)
-		}
-		tb.Fatalf("testwasm: clang %s: %v\n%s", src, err, b)
-	}
+	out := filepath.Join(dir, name+"-"+hex.EncodeToString(sum[:6])+".wasm")
+	compile(root, out)
 	built[key] = out
 	return out
 }
@@ -140,28 +149,17 @@ func BuildRust(tb testing.TB, src string, reactor bool) string {
 	if rustc == "" {
 		missing(tb, "no rustc with a wasm32-wasi standard library: apt-get install rustc libstd-rust-dev-wasm32")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	key := fmt.Sprint("rust:", src, reactor)
-	if p, ok := built[key]; ok {
-		return p
-	}
-	root := Root(tb)
-	dir := filepath.Join(os.TempDir(), "wasgi-testwasm")
-	os.MkdirAll(dir, 0o755)
-	sum := sha256.Sum256([]byte(root + "\x00" + key))
-	out := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".rs")+"-rs-"+hex.EncodeToString(sum[:6])+".wasm")
-	args := []string{"--target", target, "-O", "-C", "strip=symbols", "-o", out, filepath.Join(root, src)}
-	if reactor {
-		args = append(args, "--crate-type", "cdylib")
-	}
-	cmd := exec.Command(rustc, args...)
-	cmd.Dir = dir // rustc writes nothing else, but never into the tree
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("testwasm: rustc %s: %v\n%s", src, err, b)
-	}
-	built[key] = out
-	return out
+	return compiled(tb, fmt.Sprint("rust:", src, reactor), strings.TrimSuffix(filepath.Base(src), ".rs")+"-rs", func(root, out string) {
+		args := []string{"--target", target, "-O", "-C", "strip=symbols", "-o", out, filepath.Join(root, src)}
+		if reactor {
+			args = append(args, "--crate-type", "cdylib")
+		}
+		cmd := exec.Command(rustc, args...)
+		cmd.Dir = filepath.Dir(out) // rustc writes nothing else, but never into the tree
+		if b, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("testwasm: rustc %s: %v\n%s", src, err, b)
+		}
+	})
 }
 
 // findRust returns the first rustc (on PATH, then Debian's) that has a
