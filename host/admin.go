@@ -52,11 +52,12 @@ type metrics struct {
 	latency map[string]*histogram       // by site
 	groups  map[string]*sandbox.Counters
 	out     map[[2]string]*sandbox.OutboundStats // by site and app
+	quota   map[[2]string]*sandbox.QuotaStats    // by site and app
 }
 
 func newMetrics() *metrics {
 	return &metrics{targets: map[[2]string]*statusCounts{}, latency: map[string]*histogram{}, groups: map[string]*sandbox.Counters{},
-		out: map[[2]string]*sandbox.OutboundStats{}}
+		out: map[[2]string]*sandbox.OutboundStats{}, quota: map[[2]string]*sandbox.QuotaStats{}}
 }
 
 // target returns the response counts of target (an app's name, "static"
@@ -100,6 +101,17 @@ func (m *metrics) outbound(site, app string) *sandbox.OutboundStats {
 		m.out[k] = &sandbox.OutboundStats{}
 	}
 	return m.out[k]
+}
+
+// quotaStats returns the disk quota counters of app of site.
+func (m *metrics) quotaStats(site, app string) *sandbox.QuotaStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{site, app}
+	if m.quota[k] == nil {
+		m.quota[k] = &sandbox.QuotaStats{}
+	}
+	return m.quota[k]
 }
 
 // adminHandler serves the admin listener: never the public one.
@@ -192,6 +204,17 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 		for _, a := range outApps {
 			fmt.Fprintf(bw, "%s{site=%s,app=%s} %d\n", m.name, label(a.site), label(a.name), m.value(a.outbound))
 		}
+	}
+	header := false
+	for _, a := range s.apps {
+		if a.quota == nil {
+			continue
+		}
+		if !header {
+			header = true
+			fmt.Fprint(bw, "# HELP wasgi_disk_quota_exceeded_total Guest writes and creations refused at an rw dir's quota (ENOSPC, EDQUOT).\n# TYPE wasgi_disk_quota_exceeded_total counter\n")
+		}
+		fmt.Fprintf(bw, "wasgi_disk_quota_exceeded_total{site=%s,app=%s} %d\n", label(a.site), label(a.name), a.quota.Exceeded.Load())
 	}
 	type metric struct {
 		name, help, typ string

@@ -29,6 +29,7 @@ type app struct {
 	checkPassword bool
 	lazy          *lazyPool              // compile = "lazy": pool is nil until the first request
 	outbound      *sandbox.OutboundStats // nil without an outbound list
+	quota         *sandbox.QuotaStats    // nil without a dir with a quota
 	log           zerolog.Logger
 	guestLog      zerolog.Logger // log, rate-limited for what the guest writes
 }
@@ -62,6 +63,14 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		cfg.Outbound.Stats = s.env.metrics.outbound(sc.Name, ac.Name)
 		a.outbound = cfg.Outbound.Stats
 	}
+	for i, d := range cfg.Dirs {
+		if d.Quota != (sandbox.Quota{}) {
+			if a.quota == nil {
+				a.quota = s.env.metrics.quotaStats(sc.Name, ac.Name)
+			}
+			cfg.Dirs[i].QuotaStats = a.quota
+		}
+	}
 	for k, v := range ac.Env {
 		a.env, _ = abi.AppendEnviron(a.env, k, v)
 	}
@@ -94,7 +103,8 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 func appConfig(cfg *sites.Config, sc *sites.Site, ac *sites.App, pythonDir string) (module string, _ sandbox.AppConfig, err error) {
 	dirs := make([]sandbox.Dir, len(ac.Dirs))
 	for i, d := range ac.Dirs {
-		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly}
+		dirs[i] = sandbox.Dir{Guest: d.Guest, Host: d.Host, ReadOnly: d.ReadOnly,
+			Quota: sandbox.Quota{Bytes: d.Quota, Files: d.QuotaFiles}}
 	}
 	module, env := ac.Module, ac.Env
 	if ac.Runtime == "python" {

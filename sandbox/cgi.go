@@ -40,7 +40,7 @@ func (g *Group) NewCGI(m *Module, cfg AppConfig) (*CGI, error) {
 	if m.Kind != Command {
 		return nil, fmt.Errorf("sandbox: %s: module %s is not a WASI command (it exports no _start); use abi = \"wasgi\"", cfg.Name, m.Path)
 	}
-	mc, dirs, roots, err := moduleConfig(m, cfg)
+	mc, dirs, roots, err := moduleConfig(g.rt, m, cfg)
 	if err != nil {
 		return nil, err
 	}

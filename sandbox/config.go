@@ -14,6 +14,10 @@ import (
 type Dir struct {
 	Guest, Host string
 	ReadOnly    bool
+	// Quota limits what a rw dir may hold (quota.go); zero: no limit.
+	Quota Quota
+	// QuotaStats, when set, counts the app's refusals over Quota.
+	QuotaStats *QuotaStats
 }
 
 // AppConfig is what an app's instances get: nothing else of the host or of
@@ -50,7 +54,7 @@ type AppConfig struct {
 // opened here and mounted per instance (preopens.config), so that each
 // instance's files are counted (files.go). The preopens' roots stay open
 // for the app's life: the caller closes them.
-func moduleConfig(m *Module, cfg AppConfig) (_ wazero.ModuleConfig, dirs preopens, roots []*os.Root, err error) {
+func moduleConfig(r *Runtime, m *Module, cfg AppConfig) (_ wazero.ModuleConfig, dirs preopens, roots []*os.Root, err error) {
 	if cfg.MemoryLimit > 0 && m.MinMemory > cfg.MemoryLimit {
 		return nil, dirs, nil, fmt.Errorf("sandbox: %s: module %s needs %d KiB of memory at start, memory_limit is %d KiB",
 			cfg.Name, m.Path, m.MinMemory>>10, cfg.MemoryLimit>>10)
@@ -78,7 +82,11 @@ func moduleConfig(m *Module, cfg AppConfig) (_ wazero.ModuleConfig, dirs preopen
 			return nil, preopens{}, nil, fmt.Errorf("sandbox: %s: dir %s: %w", cfg.Name, d.Guest, err)
 		}
 		roots = append(roots, root)
-		dirs.fs, dirs.guest = append(dirs.fs, fsys), append(dirs.guest, d.Guest)
+		var q *dirQuota
+		if !d.ReadOnly && (d.Quota.Bytes > 0 || d.Quota.Files > 0) {
+			q = &dirQuota{u: r.quotas.usage(d.Host), limit: d.Quota, guest: d.Guest, log: cfg.HostLogger, stats: d.QuotaStats}
+		}
+		dirs.fs, dirs.guest, dirs.quota = append(dirs.fs, fsys), append(dirs.guest, d.Guest), append(dirs.quota, q)
 	}
 	return mc, dirs, roots, nil
 }

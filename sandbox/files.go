@@ -63,6 +63,10 @@ type guestFiles struct {
 type fileCount struct {
 	n   atomic.Int32
 	all *guestFiles
+	// quotaErr is the WASI errno of the last quota refusal (quota.go), for
+	// the WASI call under way to answer; an instance makes one call at a
+	// time.
+	quotaErr uint64
 }
 
 func (c *fileCount) opened() { c.n.Add(1); c.all.held.Add(1) }
@@ -103,38 +107,46 @@ func (r *Runtime) ReserveFiles(n int) int {
 type preopens struct {
 	fs    []experimentalsys.FS
 	guest []string
+	quota []*dirQuota // nil where the dir has no quota (quota.go)
 }
 
 // config mounts the dirs for one instance, counting its files in c.
 func (p preopens) config(c *fileCount) wazero.FSConfig {
 	fsc := wazero.NewFSConfig()
 	for i, f := range p.fs {
-		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(countingFS{FS: f, c: c}, p.guest[i])
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(countingFS{FS: f, c: c, q: p.quota[i]}, p.guest[i])
 	}
 	return fsc
 }
 
 // countingFS is one instance's view of a shared preopen: the same files,
-// counted.
+// counted, and their usage too when the dir has a quota (q). wazero
+// compares mounts with ==: every field must stay comparable.
 type countingFS struct {
 	experimentalsys.FS
 	c *fileCount
+	q *dirQuota
 }
 
 // OpenFile implements experimentalsys.FS.
 func (f countingFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
-	file, errno := f.FS.OpenFile(p, flag, perm)
+	open := f.FS.OpenFile
+	if f.q != nil {
+		open = f.quotaOpen
+	}
+	file, errno := open(p, flag, perm)
 	if errno != 0 {
 		return nil, errno
 	}
 	f.c.opened()
-	return &countedFile{File: file, c: f.c}, 0
+	return &countedFile{File: file, c: f.c, q: f.q}, 0
 }
 
 // countedFile uncounts itself when closed, once.
 type countedFile struct {
 	experimentalsys.File
 	c    *fileCount
+	q    *dirQuota
 	done atomic.Bool
 }
 
@@ -165,6 +177,9 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 		if name == "path_open" {
 			fn = boundedPathOpen(fn)
 		}
+		if quotaFuncs[name] {
+			fn = quotaErrno(fn)
+		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(fn, d.ParamTypes(), d.ResultTypes()).
 			WithParameterNames(d.ParamNames()...).
@@ -188,5 +203,31 @@ func boundedPathOpen(open api.GoModuleFunction) api.GoModuleFunc {
 			}
 		}
 		open.Call(ctx, m, stack)
+	}
+}
+
+// quotaFuncs are the WASI functions that may meet a quota (quota.go).
+var quotaFuncs = map[string]bool{
+	"fd_write": true, "fd_pwrite": true, "fd_allocate": true, "fd_filestat_set_size": true,
+	"path_open": true, "path_create_directory": true, "path_rename": true,
+	"path_link": true, "path_symlink": true,
+}
+
+// quotaErrno answers the ENOSPC or EDQUOT of a quota refusal in place of
+// the EIO the file system layer could only return: wazero's errnos have
+// neither.
+func quotaErrno(fn api.GoModuleFunction) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		s := stateFrom(ctx)
+		if s == nil || s.files == nil {
+			fn.Call(ctx, m, stack)
+			return
+		}
+		s.files.quotaErr = 0
+		fn.Call(ctx, m, stack)
+		if e := s.files.quotaErr; e != 0 && stack[0] == wasiEIO {
+			stack[0] = e
+		}
+		s.files.quotaErr = 0
 	}
 }

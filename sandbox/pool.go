@@ -34,7 +34,7 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if m.Kind != Reactor {
 		return nil, fmt.Errorf("sandbox: %s: module %s is a WASI command, not a wasgi reactor", cfg.Name, m.Path)
 	}
-	mc, dirs, roots, err := moduleConfig(m, cfg)
+	mc, dirs, roots, err := moduleConfig(g.rt, m, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, cfg AppConfig, rc RunConfi
 	if m.Kind == Reactor && !m.Run {
 		return 0, fmt.Errorf("%w (%s)", ErrNoRunExport, m.Path)
 	}
-	mc, dirs, roots, err := moduleConfig(m, cfg)
+	mc, dirs, roots, err := moduleConfig(r, m, cfg)
 	if err != nil {
 		return 0, err
 	}

@@ -55,6 +55,7 @@ type Runtime struct {
 	renice   bool                              // long guest calls may run at lower priority (nice_linux.go)
 	spares   *spareSet                         // memory mappings kept for the next instances (memory.go)
 	files    guestFiles                        // the files guests hold open, and their share (files.go)
+	quotas   quotas                            // the usage of rw dirs with a quota (quota.go)
 
 	closingMu sync.Mutex
 	closing   wazero.Runtime // close-on-context-done on; nil until a module needs it

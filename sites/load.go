@@ -759,6 +759,17 @@ func (l *loader) apps(s *Site, raw []*rawApp, ap path, groups map[string]*Group)
 				}
 			}
 			dir.ReadOnly = l.oneOf(rd.Mode, dp.key("mode"), "ro", "ro", "rw") == "ro"
+			dir.Quota = l.size(rd.Quota, dp.key("quota"), 0)
+			if qf := l.integer(rd.QuotaFiles, dp.key("quota_files"), 0); qf < 0 {
+				l.errorf(dp.key("quota_files"), "%d is negative", qf)
+			} else {
+				dir.QuotaFiles = int64(qf)
+			}
+			for _, k := range []string{"quota", "quota_files"} {
+				if v := map[string]any{"quota": rd.Quota, "quota_files": rd.QuotaFiles}[k]; v != nil && dir.ReadOnly {
+					l.errorf(dp.key(k), `a quota needs mode = "rw": a read-only dir cannot grow`)
+				}
+			}
 			a.Dirs = append(a.Dirs, dir)
 		}
 		a.Outbound = l.outbound(s, ra, p)

@@ -210,6 +210,11 @@ type Dir struct {
 	Host string
 	// ReadOnly is true for mode "ro" (the default), false for "rw".
 	ReadOnly bool
+	// Quota is the most bytes a rw dir may hold; 0: no limit.
+	Quota int64
+	// QuotaFiles is the most entries (files, directories, links) a rw dir
+	// may hold; 0: no limit.
+	QuotaFiles int64
 }
 
 // Alias is one [[site.alias]] table: a URL served from the file system,

@@ -347,6 +347,8 @@ func TestBad(t *testing.T) {
 		{"bad_mount.toml", []string{"bad_mount.toml:8:3: site.app.mount:", `must not contain "." or ".." segments`}},
 		{"reserved_env.toml", []string{"reserved_env.toml:9:11: site.app.env.PATH_INFO:", "set by the host"}},
 		{"bad_dirs.toml", []string{"bad_dirs.toml:9:12: site.app.dirs.guest:", "must be absolute", "bad_dirs.toml:9:51: site.app.dirs.mode:", `"rwx" is not one of`}},
+		{"bad_quota.toml", []string{`bad_quota.toml:9:65: site.app.dirs.quota: invalid size "10 MiBs"`, "bad_quota.toml:9:84: site.app.dirs.quota_files: -1 is negative",
+			`bad_quota.toml:10:50: site.app.dirs.quota: a quota needs mode = "rw"`}},
 		{"bad_host.toml", []string{"bad_host.toml:3:23: site.hosts:", `invalid host "www.*.example"`}},
 		{"wrong_type.toml", []string{"wrong_type.toml:2:1: server.listen: must be an array of strings, not string", "wrong_type.toml:4:1: groups.g.instances: must be an integer, not string"}},
 		{"table_type.toml", []string{"table_type.toml:1:1: server:", "must be a table"}},

@@ -88,9 +88,11 @@ type rawApp struct {
 }
 
 type rawDir struct {
-	Guest any `toml:"guest"`
-	Host  any `toml:"host"`
-	Mode  any `toml:"mode"`
+	Guest      any `toml:"guest"`
+	Host       any `toml:"host"`
+	Mode       any `toml:"mode"`
+	Quota      any `toml:"quota"`
+	QuotaFiles any `toml:"quota_files"`
 }
 
 type rawAlias struct {

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -170,6 +171,30 @@ func init() {
 			return
 		}
 		w.Write(b)
+	})
+	// /fill writes /data/fill in 64 KiB blocks until an error (or 64 MiB),
+	// or removes it with ?rm=1: a guest filling its rw dir's quota.
+	mux.HandleFunc("/fill", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("rm") != "" {
+			fmt.Fprint(w, os.Remove("/data/fill"))
+			return
+		}
+		f, err := os.Create("/data/fill")
+		if err != nil {
+			fmt.Fprintf(w, "create: %v", err)
+			return
+		}
+		defer f.Close()
+		block, total := make([]byte, 64<<10), 0
+		for total < 64<<20 {
+			n, err := f.Write(block)
+			total += n
+			if err != nil {
+				fmt.Fprintf(w, "wrote %d: %v", total, errors.Unwrap(err))
+				return
+			}
+		}
+		fmt.Fprintf(w, "wrote %d", total)
 	})
 	// /plant makes a symlink in the rw preopen pointing out of it, then
 	// tries to read through it: the host must refuse.
