@@ -7,7 +7,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +67,29 @@ func loadCerts(cfg *sites.Config) (*certs, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// expiries yields each DNS name of the config's certificates, sorted,
+// with the earliest NotAfter (Unix seconds) of the certificates naming it.
+func (c *certs) expiries() iter.Seq2[string, int64] {
+	at := map[string]int64{}
+	for _, pair := range append(slices.Collect(maps.Values(c.bySite)), c.def, c.admin) {
+		if pair == nil || pair.Leaf == nil {
+			continue
+		}
+		for _, n := range pair.Leaf.DNSNames {
+			if t, ok := at[n]; !ok || pair.Leaf.NotAfter.Unix() < t {
+				at[n] = pair.Leaf.NotAfter.Unix()
+			}
+		}
+	}
+	return func(yield func(string, int64) bool) {
+		for _, n := range slices.Sorted(maps.Keys(at)) {
+			if !yield(n, at[n]) {
+				return
+			}
+		}
+	}
 }
 
 // loadPair reads and parses one certificate and key; its Leaf is set.

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -245,5 +246,105 @@ func TestCheckCertificates(t *testing.T) {
 	cfg, _ = sites.Load(writeConfig(t, dir, sniConfig("", pair(ac, ak), pair(bc, bk))))
 	if err := checkCerts(cfg, time.Now()); err != nil {
 		t.Fatalf("good certificates: %v", err)
+	}
+}
+
+// TestRedirectHTTPSAndHSTS: redirect_https answers plain HTTP with 308 to
+// the HTTPS port, same host, path and query; hsts is sent on HTTPS only.
+func TestRedirectHTTPSAndHSTS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	later := time.Now().Add(time.Hour)
+	ac, ak := ca.issue(t, dir, "a", later, "a.test")
+	bc, bk := ca.issue(t, dir, "b", later, "*.b.test")
+	text := strings.Replace(sniConfig("", pair(ac, ak), pair(bc, bk)), "tls = "+pair(ac, ak),
+		"tls = "+pair(ac, ak)+"\nredirect_https = true\nhsts = \"max-age=31536000; includeSubDomains\"", 1)
+	th := startHost(t, text)
+	secure := th.Addrs()[1].String()
+	_, port, _ := strings.Cut(secure, ":")
+
+	resp, _ := th.do(t, "GET", "A.test:80", "/env/x?q=1&r=%2F", nil)
+	if want := "https://a.test:" + port + "/env/x?q=1&r=%2F"; resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
+		t.Fatalf("plain HTTP to a redirecting site: %d %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	if resp.Header.Get("Strict-Transport-Security") != "" {
+		t.Fatal("HSTS on plain HTTP")
+	}
+	// Site b does not redirect.
+	if resp, _ := th.do(t, "GET", "www.b.test", "/env", nil); resp.StatusCode != 200 {
+		t.Fatalf("plain HTTP to a site without redirect_https: %d", resp.StatusCode)
+	}
+	for _, c := range []struct{ host, hsts string }{{"a.test", "max-age=31536000; includeSubDomains"}, {"www.b.test", ""}} {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: c.host}, ForceAttemptHTTP2: true}}
+		req, _ := http.NewRequest("GET", "https://"+secure+"/env", nil)
+		req.Host = c.host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") != c.hsts {
+			t.Fatalf("HTTPS %s: %d, HSTS %q, want %q", c.host, resp.StatusCode, resp.Header.Get("Strict-Transport-Security"), c.hsts)
+		}
+	}
+}
+
+// TestAdminToken: with admin_token_file, /metrics needs the bearer token
+// (401 without it or with a wrong one); /healthz and /readyz stay open;
+// admin_tls makes the admin listener HTTPS.
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	cc, ck := ca.issue(t, dir, "admin", time.Now().Add(time.Hour), "admin.test")
+	tokenFile := filepath.Join(dir, "token")
+	const token = "s3cret-token-0123456789"
+	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+	th := startHost(t, strings.Replace(twoSites, "[server]\n", "[server]\nadmin = \"127.0.0.1:0\"\nadmin_token_file = \""+tokenFile+"\"\nadmin_tls = "+pair(cc, ck)+"\n", 1))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, ServerName: "admin.test"}}}
+	get := func(path, auth string) int {
+		req, _ := http.NewRequest("GET", "https://"+th.AdminAddr().String()+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), token) {
+			t.Fatal("the token in an answer")
+		}
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/metrics", "", 401}, {"/metrics", "Bearer wrong-token-0123456789", 401}, {"/metrics", "Basic " + token, 401},
+		{"/metrics", "Bearer " + token, 200}, {"/healthz", "", 200}, {"/readyz", "", 200}, {"/nothing", "", 401},
+	} {
+		if got := get(c.path, c.auth); got != c.want {
+			t.Errorf("%s with %q: %d, want %d", c.path, c.auth, got, c.want)
+		}
+	}
+	req, _ := http.NewRequest("GET", "https://"+th.AdminAddr().String()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	leaf, _ := tls.LoadX509KeyPair(cc, ck)
+	if want := fmt.Sprintf("wasgi_tls_certificate_expiry_seconds{name=\"admin.test\"} %d\n", leaf.Leaf.NotAfter.Unix()); !strings.Contains(string(b), want) {
+		t.Errorf("metrics lack %s", want)
+	}
+	// Plain HTTP is not served on the admin_tls listener.
+	if resp, err := http.Get("http://" + th.AdminAddr().String() + "/healthz"); err == nil && resp.StatusCode == 200 {
+		t.Fatal("plain HTTP on the admin_tls listener")
+	}
+	if strings.Contains(th.logs.String(), token) {
+		t.Fatal("the token in the log")
 	}
 }
