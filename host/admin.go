@@ -231,6 +231,11 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 		{"wasgi_group_timeouts_total", "Guest calls stopped at request_timeout.", "counter", func(g groupStats) int64 { return g.TimedOut }},
 		{"wasgi_group_queue_timeouts_total", "Requests refused after queue_timeout (503).", "counter", func(g groupStats) int64 { return g.Refused }},
 	}
+	fmt.Fprintln(bw, "# HELP wasgi_tls_certificate_expiry_seconds When each name's certificate expires (NotAfter), in Unix seconds.")
+	fmt.Fprintln(bw, "# TYPE wasgi_tls_certificate_expiry_seconds gauge")
+	for name, at := range s.certs.expiries() {
+		fmt.Fprintf(bw, "wasgi_tls_certificate_expiry_seconds{name=%s} %d\n", label(name), at)
+	}
 	fmt.Fprintln(bw, "# HELP wasgi_auth_failures_total Password checks that failed (wrong password or unknown user).")
 	fmt.Fprintln(bw, "# TYPE wasgi_auth_failures_total counter")
 	fmt.Fprintf(bw, "wasgi_auth_failures_total %d\n", h.authLimit.failed.Load())

@@ -43,13 +43,13 @@ type Host struct {
 	authLimit *authLimiter // failed password checks, per address and user
 	reqID     requestIDs
 
-	cert     atomic.Pointer[tls.Certificate] // current [server] tls pair; swapped on reload
-	draining atomic.Bool                     // Shutdown started: /readyz says 503
-	accepts  acceptHealth                    // the public listeners' failed accepts: /readyz says 503
+	draining atomic.Bool  // Shutdown started: /readyz says 503
+	accepts  acceptHealth // the public listeners' failed accepts: /readyz says 503
 
 	mu       sync.Mutex
 	servers  []*http.Server // public listeners
 	addrs    []net.Addr
+	tlsPort  string // the first HTTPS listener's port, for redirect_https
 	adminSrv *http.Server
 	admin    net.Addr
 }
@@ -64,17 +64,17 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	h := &Host{log: log, rt: rt, counters: newMetrics(), authLimit: newAuthLimiter()}
 	h.authLimit.configure(cfg.Server.AuthMaxFailures, cfg.Server.AuthFailureWindow)
 	h.accepts.log = log
-	cert, err := loadCert(cfg)
+	c, err := loadCerts(cfg)
 	if err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
-	h.cert.Store(cert)
 	s, err := build(ctx, rt, cfg, log, h.buildEnv())
 	if err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
+	s.certs = c
 	if err := s.warm(ctx); err != nil {
 		s.close(ctx)
 		rt.Close(ctx)
@@ -101,7 +101,7 @@ func (h *Host) reserveFiles(cfg *sites.Config) {
 	if limit == 0 {
 		return
 	}
-	need := len(cfg.Server.Listen)*cfg.Server.MaxConnections + hostFiles
+	need := (len(cfg.Server.Listen)+len(cfg.Server.ListenTLS))*cfg.Server.MaxConnections + hostFiles
 	reserve := min(need, limit/2)
 	share := h.rt.ReserveFiles(reserve)
 	ev := h.log.Debug()
@@ -120,6 +120,9 @@ func Check(ctx context.Context, cfg *sites.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer rt.Close(ctx)
+	if err := checkCerts(cfg, time.Now()); err != nil {
+		return err
+	}
 	eager := *cfg // a check compiles every module, lazy or not
 	eager.Server.Compile = "eager"
 	s, err := build(ctx, rt, &eager, log, buildEnv{metrics: newMetrics()})
@@ -216,7 +219,7 @@ type listener struct {
 // configListeners are the listen and admin addresses cfg names.
 func configListeners(cfg *sites.Config) []listener {
 	var ls []listener
-	for _, c := range cfg.Server.Listen {
+	for _, c := range slices.Concat(cfg.Server.Listen, cfg.Server.ListenTLS) {
 		if a, err := net.ResolveTCPAddr("tcp", c); err == nil {
 			ls = append(ls, listener{a, "public"})
 		}
@@ -273,7 +276,7 @@ func localAddrs() []netip.Addr {
 // unchanged modules are not compiled again. On error the old config keeps
 // serving.
 func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
-	cert, err := loadCert(cfg)
+	c, err := loadCerts(cfg)
 	if err != nil {
 		return err
 	}
@@ -285,11 +288,12 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 		s.close(ctx)
 		return err
 	}
-	if cert != nil { // only once the whole new config is good
-		h.cert.Store(cert)
-	}
-	if (cfg.Server.TLS != nil) != (h.state.Load().cfg.Server.TLS != nil) {
-		h.log.Warn().Msg("turning [server] tls on or off needs a restart; the listeners keep their mode")
+	// The new certificates are served from the swap on: only once the
+	// whole new config is good.
+	s.certs = c
+	oldSrv := h.state.Load().cfg.Server
+	if !slices.Equal(cfg.Server.Listen, oldSrv.Listen) || !slices.Equal(cfg.Server.ListenTLS, oldSrv.ListenTLS) {
+		h.log.Warn().Msg("changing listen or listen_tls (or turning [server] tls on or off) needs a restart; the listeners keep their addresses and mode")
 	}
 	h.authLimit.configure(cfg.Server.AuthMaxFailures, cfg.Server.AuthFailureWindow)
 	old := h.state.Swap(s)
@@ -307,8 +311,8 @@ func (h *Host) ReopenLogs() (bool, error) {
 	return false, nil
 }
 
-// Listen opens the config's listen addresses (TLS with HTTP/2 when
-// [server] tls is set) and the admin address, and serves them.
+// Listen opens the config's listen addresses (plain HTTP), its listen_tls
+// addresses (HTTPS, with HTTP/2) and the admin address, and serves them.
 func (h *Host) Listen() error {
 	cfg := h.state.Load().cfg.Server
 	h.mu.Lock()
@@ -324,7 +328,8 @@ func (h *Host) Listen() error {
 		}
 		return err
 	}
-	for _, addr := range cfg.Listen {
+	for i, addr := range slices.Concat(cfg.Listen, cfg.ListenTLS) {
+		useTLS := i >= len(cfg.Listen)
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fail(fmt.Errorf("host: listen %s: %w", addr, err))
@@ -333,31 +338,39 @@ func (h *Host) Listen() error {
 		if cfg.MaxConnections > 0 {
 			ln = newLimitListener(ln, cfg.MaxConnections)
 		}
-		if cfg.TLS == nil {
+		if !useTLS {
 			ln = headListener{ln} // see framing.go
 		}
 		srv := h.newServer(cfg, h)
-		if cfg.TLS != nil {
-			srv.TLSConfig = &tls.Config{
-				MinVersion: tls.VersionTLS12,
-				GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-					return h.cert.Load(), nil
-				},
+		if useTLS {
+			srv.TLSConfig = h.tlsConfig()
+			if h.tlsPort == "" {
+				_, h.tlsPort, _ = net.SplitHostPort(ln.Addr().String())
 			}
 		}
 		h.servers = append(h.servers, srv)
 		h.addrs = append(h.addrs, ln.Addr())
-		h.serve(srv, ln, cfg.TLS != nil)
+		h.serve(srv, ln, useTLS)
 	}
 	if cfg.Admin != "" {
 		ln, err := net.Listen("tcp", cfg.Admin)
 		if err != nil {
 			return fail(fmt.Errorf("host: admin listen %s: %w", cfg.Admin, err))
 		}
-		srv := h.newServer(cfg, h.adminHandler())
+		srv := h.newServer(cfg, h.adminAuth(h.adminHandler()))
+		adminTLS := cfg.AdminTLS != nil
+		if adminTLS {
+			// Its own certificate, re-read on reload like the others.
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if c := h.state.Load().certs.admin; c != nil {
+					return c, nil
+				}
+				return nil, errors.New("admin_tls turned off by a reload: restart")
+			}}
+		}
 		h.adminSrv = srv
 		h.admin = ln.Addr()
-		h.serve(srv, ln, false)
+		h.serve(srv, ln, adminTLS)
 	}
 	return nil
 }
@@ -375,19 +388,6 @@ func (h *Host) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 			h.log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("serve")
 		}
 	}()
-}
-
-// loadCert reads the [server] tls pair (nil without tls), so that a
-// reload with a renewed certificate takes effect without a restart.
-func loadCert(cfg *sites.Config) (*tls.Certificate, error) {
-	if cfg.Server.TLS == nil {
-		return nil, nil
-	}
-	pair, err := tls.LoadX509KeyPair(cfg.Server.TLS.Cert, cfg.Server.TLS.Key)
-	if err != nil {
-		return nil, fmt.Errorf("host: tls: %w", err)
-	}
-	return &pair, nil
 }
 
 // Addrs returns the addresses Listen opened (useful with port 0).
@@ -493,6 +493,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		h.fail(lw, r, q, refuse(http.StatusMisdirectedRequest, nil))
 		return
+	}
+	if r.TLS == nil && st.redirectHTTPS {
+		h.redirectHTTPS(lw, r)
+		return
+	}
+	if r.TLS != nil && st.hsts != "" {
+		lw.Header().Set("Strict-Transport-Security", st.hsts)
 	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {
 		lw.Header().Set("Content-Length", "0") // as net/http answers it

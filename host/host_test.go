@@ -85,7 +85,12 @@ func startHost(t testing.TB, config string) *testHost {
 // 127.0.0.1:0.
 func startHostConfig(t testing.TB, cfg *sites.Config) *testHost {
 	t.Helper()
-	cfg.Server.Listen = []string{"127.0.0.1:0"}
+	if len(cfg.Server.Listen) > 0 || len(cfg.Server.ListenTLS) == 0 {
+		cfg.Server.Listen = []string{"127.0.0.1:0"}
+	}
+	if len(cfg.Server.ListenTLS) > 0 {
+		cfg.Server.ListenTLS = []string{"127.0.0.1:0"}
+	}
 	logs := &syncBuffer{}
 	h, err := New(context.Background(), cfg, zerolog.New(logs))
 	if err != nil {

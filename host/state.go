@@ -34,6 +34,7 @@ type state struct {
 	pythonDir string                     // the Python runtime, found when an app needs it
 	env       buildEnv                   // what the host gives every config
 
+	certs      *certs     // the TLS certificates and admin token read for cfg
 	authCache  *authCache // nil when [server] auth_cache is 0
 	access     accessLogger
 	accessFile *logFile // nil when the access log goes to stdout
@@ -58,6 +59,9 @@ type site struct {
 	routes      []*route
 	locations   []*accessRule // longest prefix first
 	directories []*accessRule // longest path first
+
+	redirectHTTPS bool   // plain HTTP answers 308 to https://
+	hsts          string // Strict-Transport-Security on HTTPS answers; "" none
 }
 
 // build compiles modules and creates groups and pools for cfg. On error
@@ -67,7 +71,7 @@ type site struct {
 // it replaces.
 func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zerolog.Logger, env buildEnv) (_ *state, err error) {
 	m := env.metrics
-	s := &state{cfg: cfg, rt: rt, env: env, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
+	s := &state{cfg: cfg, rt: rt, env: env, certs: &certs{}, vhosts: vhosts{exact: map[string]*site{}}, groups: map[string]*sandbox.Group{}}
 	if s.access, s.accessFile, err = newAccessLogger(cfg.Server.AccessLog, cfg.Server.AccessLogFile, log); err != nil {
 		return nil, err
 	}
@@ -99,7 +103,7 @@ func build(ctx context.Context, rt *sandbox.Runtime, cfg *sites.Config, log zero
 	s.precompile(ctx, cfg)
 	var errs []error
 	for _, sc := range cfg.Sites {
-		st := &site{name: sc.Name, apps: map[string]*app{}, latency: m.siteLatency(sc.Name),
+		st := &site{name: sc.Name, redirectHTTPS: sc.RedirectHTTPS, hsts: sc.HSTS, apps: map[string]*app{}, latency: m.siteLatency(sc.Name),
 			counts: map[string]*statusCounts{"static": m.target(sc.Name, "static"), "-": m.target(sc.Name, "-")}}
 		for _, ac := range sc.Apps {
 			a, err := newApp(ctx, rt, s, sc, ac, log)

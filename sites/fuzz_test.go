@@ -45,7 +45,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if cfg.Groups == nil || len(cfg.Sites) == 0 || len(cfg.Server.Listen) == 0 || !filepath.IsAbs(cfg.Server.CacheDir) {
+		if cfg.Groups == nil || len(cfg.Sites) == 0 || len(cfg.Server.Listen)+len(cfg.Server.ListenTLS) == 0 || !filepath.IsAbs(cfg.Server.CacheDir) {
 			t.Fatalf("incomplete config: %+v", cfg)
 		}
 		for name, g := range cfg.Groups {

@@ -82,6 +82,7 @@ func parse(file string, data []byte) (*Config, error) {
 	cfg.Server = l.server(raw.Server)
 	cfg.Groups = l.groups(raw.Groups)
 	cfg.Sites = l.sites(raw.Site, cfg.Groups)
+	l.tlsUse(cfg)
 	if len(l.errs) > 0 {
 		slices.SortStableFunc(l.errs, func(a, b *Error) int {
 			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
@@ -244,7 +245,7 @@ func expectedShape(k string) string {
 	switch k {
 	case "server", "groups":
 		return fmt.Sprintf("must be a table ([%s])", k)
-	case "server.tls":
+	case "server.tls", "server.admin_tls", "site.tls":
 		return `must be a table: tls = { cert = "...", key = "..." }`
 	case "site.app.env":
 		return `must be a table of strings: env = { NAME = "value" }`
@@ -404,40 +405,29 @@ func (l *loader) server(r *rawServer) Server {
 	}
 	p := root.key("server")
 
-	if r.Listen != nil {
-		lp := p.key("listen")
-		if list, ok := l.strList(r.Listen, lp); ok {
-			if len(list) == 0 {
-				l.errorf(lp, "must list at least one address")
+	if r.Listen != nil || r.ListenTLS != nil {
+		s.Listen = l.addrList(r.Listen, p.key("listen"))
+	}
+	if r.ListenTLS != nil {
+		s.ListenTLS = l.addrList(r.ListenTLS, p.key("listen_tls"))
+		for i, a := range s.ListenTLS {
+			if slices.Contains(s.Listen, a) && !strings.HasSuffix(a, ":0") { // port 0: any free port
+				l.errorf(p.key("listen_tls").at(i), "address %q is also in listen", a)
 			}
-			seen := map[string]bool{}
-			for i, a := range list {
-				if err := checkAddr(a); err != nil {
-					l.errorf(lp.at(i), "%v", err)
-				} else if seen[a] {
-					l.errorf(lp.at(i), "address %q is listed twice", a)
-				}
-				seen[a] = true
-			}
-			s.Listen = list
 		}
 	}
+	if r.Listen != nil && len(s.Listen) == 0 && len(s.ListenTLS) == 0 {
+		l.errorf(p.key("listen"), "must list at least one address")
+	}
+	if r.ListenTLS != nil && r.Listen == nil && len(s.ListenTLS) == 0 {
+		l.errorf(p.key("listen_tls"), "must list at least one address")
+	}
 
-	if r.TLS != nil {
-		tp := p.key("tls")
-		s.TLS = &TLS{}
-		if cp := tp.key("cert"); l.requiredString(r.TLS.Cert, cp) {
-			if c := l.nonEmpty(r.TLS.Cert, cp); c != "" {
-				s.TLS.Cert = resolve(l.dir, c)
-				l.checkPath(cp, "certificate", s.TLS.Cert, false)
-			}
-		}
-		if kp := tp.key("key"); l.requiredString(r.TLS.Key, kp) {
-			if k := l.nonEmpty(r.TLS.Key, kp); k != "" {
-				s.TLS.Key = resolve(l.dir, k)
-				l.checkPath(kp, "key", s.TLS.Key, false)
-			}
-		}
+	s.TLS = l.tlsPair(r.TLS, p.key("tls"))
+	if s.TLS != nil && r.ListenTLS == nil {
+		// The form of earlier versions: tls made every listen address
+		// HTTPS.
+		s.ListenTLS, s.Listen = s.Listen, nil
 	}
 
 	ap := p.key("admin")
@@ -447,6 +437,24 @@ func (l *loader) server(r *rawServer) Server {
 			l.errorf(ap, "%v", err)
 		} else if slices.Contains(s.Listen, s.Admin) {
 			l.errorf(ap, "address %q is also in listen", s.Admin)
+		} else if slices.Contains(s.ListenTLS, s.Admin) {
+			l.errorf(ap, "address %q is also in listen_tls", s.Admin)
+		}
+	}
+	s.AdminTLS = l.tlsPair(r.AdminTLS, p.key("admin_tls"))
+	if r.AdminTokenFile != nil {
+		tp := p.key("admin_token_file")
+		if f := l.nonEmpty(r.AdminTokenFile, tp); f != "" {
+			s.AdminTokenFile = resolve(l.dir, f)
+			l.checkPath(tp, "token file", s.AdminTokenFile, false)
+		}
+	}
+	if s.Admin == "" {
+		if s.AdminTLS != nil {
+			l.errorf(p.key("admin_tls"), "needs admin")
+		}
+		if r.AdminTokenFile != nil {
+			l.errorf(p.key("admin_token_file"), "needs admin")
 		}
 	}
 
@@ -481,6 +489,77 @@ func (l *loader) server(r *rawServer) Server {
 		}
 	}
 	return s
+}
+
+// tlsUse checks that HTTPS listeners have a certificate to serve, and
+// that the sites' TLS keys have HTTPS listeners to apply to.
+func (l *loader) tlsUse(cfg *Config) {
+	own := false
+	for i, s := range cfg.Sites {
+		p := root.key("site").at(i)
+		own = own || s.TLS != nil
+		if len(cfg.Server.ListenTLS) > 0 {
+			continue
+		}
+		if s.TLS != nil {
+			l.errorf(p.key("tls"), "no HTTPS listener: add listen_tls to [server]")
+		}
+		if s.RedirectHTTPS {
+			l.errorf(p.key("redirect_https"), "no HTTPS listener: add listen_tls to [server]")
+		}
+		if s.HSTS != "" {
+			l.errorf(p.key("hsts"), "no HTTPS listener: add listen_tls to [server]")
+		}
+	}
+	if len(cfg.Server.ListenTLS) > 0 && cfg.Server.TLS == nil && !own {
+		l.errorf(root.key("server").key("listen_tls"), "no certificate: set [server] tls or a site's tls")
+	}
+}
+
+// addrList reads a list of listen addresses: each valid, none twice.
+func (l *loader) addrList(v any, lp path) []string {
+	list, ok := l.strList(v, lp)
+	if !ok {
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, a := range list {
+		if err := checkAddr(a); err != nil {
+			l.errorf(lp.at(i), "%v", err)
+		} else if seen[a] {
+			l.errorf(lp.at(i), "address %q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	return list
+}
+
+// tlsPair reads a { cert, key } table at tp (nil when absent): both
+// required, existing regular files, resolved against the config's folder.
+func (l *loader) tlsPair(r *rawTLS, tp path) *TLS {
+	if r == nil {
+		return nil
+	}
+	t := &TLS{CertAt: l.pos(tp.key("cert")), KeyAt: l.pos(tp.key("key"))}
+	if cp := tp.key("cert"); l.requiredString(r.Cert, cp) {
+		if c := l.nonEmpty(r.Cert, cp); c != "" {
+			t.Cert = resolve(l.dir, c)
+			l.checkPath(cp, "certificate", t.Cert, false)
+		}
+	}
+	if kp := tp.key("key"); l.requiredString(r.Key, kp) {
+		if k := l.nonEmpty(r.Key, kp); k != "" {
+			t.Key = resolve(l.dir, k)
+			l.checkPath(kp, "key", t.Key, false)
+		}
+	}
+	return t
+}
+
+// pos is where p is in the file, for problems found after loading.
+func (l *loader) pos(p path) Pos {
+	at := l.idx.lookup(p)
+	return Pos{File: l.file, Line: at.Line, Col: at.Col, Key: p.dotted()}
 }
 
 // checkAddr checks a listen address: host:port with a numeric port; the
@@ -631,6 +710,13 @@ func (l *loader) sites(raw []*rawSite, groups map[string]*Group) []*Site {
 				s.Root = resolve(l.dir, r)
 				l.checkPath(rp, "root", s.Root, true)
 			}
+		}
+
+		s.TLS = l.tlsPair(rs.TLS, p.key("tls"))
+		s.RedirectHTTPS = l.boolean(rs.Redirect, p.key("redirect_https"), false)
+		s.HSTS = l.str(rs.HSTS, p.key("hsts"), "")
+		if s.HSTS != "" && (!strings.HasPrefix(strings.ToLower(s.HSTS), "max-age=") || strings.ContainsAny(s.HSTS, "\r\n\x00")) {
+			l.errorf(p.key("hsts"), `must start with "max-age=" (e.g. "max-age=31536000; includeSubDomains"), on one line`)
 		}
 
 		l.apps(s, rs.App, p.key("app"), groups)

@@ -22,6 +22,7 @@ package sites
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"time"
@@ -43,14 +44,25 @@ type Config struct {
 
 // Server is the [server] table: listeners and process-wide settings.
 type Server struct {
-	// Listen lists the addresses (host:port) to serve HTTP on;
-	// default ["127.0.0.1:8080"].
+	// Listen lists the addresses (host:port) to serve plain HTTP on;
+	// default ["127.0.0.1:8080"], none when listen_tls is set and listen
+	// is not. With tls and no listen_tls (the form of earlier versions),
+	// the listen addresses move to ListenTLS and Listen is empty.
 	Listen []string
-	// TLS is nil when the server speaks plain HTTP.
+	// ListenTLS lists the addresses to serve HTTPS (and HTTP/2) on.
+	ListenTLS []string
+	// TLS is the default certificate of the HTTPS listeners: the one
+	// served to a client whose SNI names no site with a certificate of
+	// its own; nil for none.
 	TLS *TLS
 	// Admin is the host:port of the admin endpoints (/healthz, /readyz,
 	// /metrics); "" means off.
 	Admin string
+	// AdminTLS, when set, makes the admin listener speak HTTPS only.
+	AdminTLS *TLS
+	// AdminTokenFile, when set, is the absolute path of a file holding
+	// the bearer token every admin page but /healthz and /readyz requires.
+	AdminTokenFile string
 	// CacheDir is the absolute path of the on-disk compilation cache;
 	// default "<config dir>/.wasgi-cache".
 	CacheDir string
@@ -92,6 +104,24 @@ type TLS struct {
 	Cert string
 	// Key is the PEM private key.
 	Key string
+	// CertAt and KeyAt locate the cert and key keys in the config file,
+	// for problems found when the files are read (`wasgi check`).
+	CertAt, KeyAt Pos
+}
+
+// Pos is where a key is in the config file.
+type Pos struct {
+	// File is the config file's name as given to Load or Parse.
+	File string
+	// Line and Col count from 1; 0 when unknown.
+	Line, Col int
+	// Key is the dotted TOML key.
+	Key string
+}
+
+// Errorf returns a problem at p.
+func (p Pos) Errorf(format string, args ...any) *Error {
+	return &Error{File: p.File, Line: p.Line, Col: p.Col, Key: p.Key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Group is a daemon group, like mod_wsgi's WSGIDaemonProcess: the pool
@@ -140,6 +170,14 @@ type Site struct {
 	// Root is the absolute folder the site's relative paths resolve
 	// against; default the config file's folder.
 	Root string
+	// TLS is the site's own certificate, served to clients whose SNI
+	// names one of its hosts; nil: the [server] tls default.
+	TLS *TLS
+	// RedirectHTTPS answers plain HTTP requests with a 308 to https://.
+	RedirectHTTPS bool
+	// HSTS, when not "", is the Strict-Transport-Security value added to
+	// the site's HTTPS answers.
+	HSTS string
 	// Apps lists the [[site.app]] tables in file order.
 	Apps []*App
 	// Aliases lists the [[site.alias]] tables in file order.

@@ -32,7 +32,7 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("File = %q, want %q", cfg.File, want)
 	}
 	wantServer := Server{
-		Listen:            []string{"127.0.0.1:8080", "[::1]:8443"},
+		ListenTLS:         []string{"127.0.0.1:8080", "[::1]:8443"}, // tls without listen_tls: every listen address is HTTPS
 		TLS:               &TLS{Cert: filepath.Join(site, "cert.pem"), Key: filepath.Join(site, "key.pem")},
 		Admin:             "127.0.0.1:9090",
 		CacheDir:          abs(t, "good", "cache"),
@@ -45,6 +45,11 @@ func TestLoadFull(t *testing.T) {
 		LogFormat:         "console",
 		Compile:           "eager",
 		AccessLog:         "json",
+	}
+	if got := cfg.Server.TLS; got != nil && (got.CertAt.Key != "server.tls.cert" || got.CertAt.Line == 0 || got.KeyAt.Key != "server.tls.key") {
+		t.Errorf("TLS positions: %+v", got)
+	} else if got != nil {
+		got.CertAt, got.KeyAt = Pos{}, Pos{}
 	}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("Server =\n%+v\nwant\n%+v", cfg.Server, wantServer)

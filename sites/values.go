@@ -22,8 +22,11 @@ type rawConfig struct {
 
 type rawServer struct {
 	Listen            any     `toml:"listen"`
+	ListenTLS         any     `toml:"listen_tls"`
 	TLS               *rawTLS `toml:"tls"`
 	Admin             any     `toml:"admin"`
+	AdminTLS          *rawTLS `toml:"admin_tls"`
+	AdminTokenFile    any     `toml:"admin_token_file"`
 	CacheDir          any     `toml:"cache_dir"`
 	ReadHeaderTimeout any     `toml:"read_header_timeout"`
 	MaxBody           any     `toml:"max_body"`
@@ -59,6 +62,9 @@ type rawSite struct {
 	Name      any             `toml:"name"`
 	Hosts     any             `toml:"hosts"`
 	Root      any             `toml:"root"`
+	TLS       *rawTLS         `toml:"tls"`
+	Redirect  any             `toml:"redirect_https"`
+	HSTS      any             `toml:"hsts"`
 	App       []*rawApp       `toml:"app"`
 	Alias     []*rawAlias     `toml:"alias"`
 	Directory []*rawDirectory `toml:"directory"`
