@@ -1,7 +1,8 @@
 // Command wasgi hosts many web sites, each a WebAssembly app in its own
 // wazero sandbox, declared in one TOML file.
 //
-//	wasgi serve [-c wasgi.toml]   run the host
+//	wasgi serve [-c wasgi.toml] [-listen ADDR,...]
+//	                              run the host
 //	wasgi check [-c wasgi.toml]   validate the config and compile every module
 //	wasgi sites [-c wasgi.toml]   print the sites, hosts, mounts and groups
 //	wasgi manage [-c wasgi.toml] SITE/APP ARGS...
@@ -38,7 +39,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil)) }
 const usage = `usage: wasgi <command> [-c wasgi.toml]
 
 commands:
-  serve    run the host
+  serve    run the host (-listen ADDR,... overrides server.listen)
   check    validate the config and compile every module
   sites    print the sites, hosts, mounts, aliases and groups
   manage   run a Python app's manage.py in the app's own sandbox:
@@ -63,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 	fs.SetOutput(stderr)
 	config := fs.String("c", "wasgi.toml", "config file")
 	timeout := fs.Duration("timeout", 0, "manage: stop the command after this long (0: never)")
+	listen := fs.String("listen", "", "serve: listen on these addresses (comma-separated host:port) instead of the config's server.listen")
 	var env envFlag
 	fs.Var(&env, "e", "manage: KEY=VALUE added to the app's environment for this run (repeatable)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -93,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if *listen != "" {
+		cfg.Server.Listen = strings.Split(*listen, ",")
 	}
 	switch cmd {
 	case "manage":

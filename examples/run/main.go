@@ -9,6 +9,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,8 +38,10 @@ func main() {
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == "python" {
 		config, args = "examples/python/wasgi.toml", args[1:]
+		buildWasgi()
 		preparePython()
 	}
+	buildWasgi()
 	for _, a := range apps {
 		out := filepath.Join("examples", "build", a[1])
 		fmt.Fprintf(os.Stderr, "building %s -> %s\n", a[0], out)
@@ -49,24 +52,53 @@ func main() {
 			fail(err.Error())
 		}
 	}
-	cmd := exec.Command("go", append([]string{"run", "./cmd/wasgi", "serve", "-c", config}, args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// Ctrl-C reaches the whole process group; SIGTERM and SIGHUP sent to
-	// this process are passed on, so wasgi drains or reloads.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	if err := cmd.Start(); err != nil {
+	// wasgi runs as a child of this process, never under `go run`: a
+	// signal to this process reaches it, and it dies with this process.
+	cmd := exec.Command(wasgi, append([]string{"serve", "-c", config}, args...)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr // no stdin: its own process group is not the terminal's
+	os.Exit(serve(cmd))
+}
+
+// wasgi is the wasgi binary buildWasgi makes.
+var wasgi = filepath.Join("examples", "build", "bin", "wasgi")
+
+// buildWasgi builds ./cmd/wasgi into examples/build/bin.
+func buildWasgi() {
+	fmt.Fprintf(os.Stderr, "building ./cmd/wasgi -> %s\n", wasgi)
+	run("", "go", "build", "-o", wasgi, "./cmd/wasgi")
+}
+
+// serve runs wasgi until it exits, and returns its exit code. The child
+// has its own process group, so SIGINT (Ctrl-C), SIGTERM, SIGHUP and
+// SIGUSR1 reach it once, passed on by this process; on Linux it also gets
+// SIGTERM when this process dies (even by SIGKILL), and this process gets
+// SIGTERM when its parent (`go run`) dies, which `go run` does on SIGTERM
+// without passing it on.
+func serve(cmd *exec.Cmd) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
+	dieWithParent()
+	cmd.SysProcAttr = childAttr()
+	if err := startChild(cmd); err != nil {
 		fail(err.Error())
 	}
-	go func() {
-		for s := range sigs {
-			if s != syscall.SIGINT {
-				cmd.Process.Signal(s)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s)
+		case err := <-done:
+			if err != nil {
+				var exit *exec.ExitError
+				if errors.As(err, &exit) && exit.ExitCode() >= 0 {
+					return exit.ExitCode()
+				}
+				fmt.Fprintln(os.Stderr, "run:", err)
+				return 1
 			}
+			return 0
 		}
-	}()
-	if err := cmd.Wait(); err != nil {
-		fail(err.Error())
 	}
 }
 
@@ -92,7 +124,7 @@ func preparePython() {
 		runEnv([]string{"WASGI_PYTHON_PACKAGES=examples/build/python-packages"}, "", "bash", "runtimes/python/packages.sh")
 	}
 	os.MkdirAll("examples/python/board/static", 0o755) // the config's alias names it before collectstatic fills it
-	manage := []string{"go", "run", "./cmd/wasgi", "manage", "-c", "examples/python/wasgi.toml", "board"}
+	manage := []string{wasgi, "manage", "-c", "examples/python/wasgi.toml", "board"}
 	run("", append(manage, "migrate", "-v", "0")...)
 	run("", append(manage, "collectstatic", "--noinput", "-v", "0")...)
 }
