@@ -233,9 +233,22 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintln(bw, "# HELP wasgi_tls_certificate_expiry_seconds When each name's certificate expires (NotAfter), in Unix seconds.")
 	fmt.Fprintln(bw, "# TYPE wasgi_tls_certificate_expiry_seconds gauge")
+	printed := map[string]bool{}
 	for name, at := range s.certs.expiries() {
+		printed[name] = true
 		fmt.Fprintf(bw, "wasgi_tls_certificate_expiry_seconds{name=%s} %d\n", label(name), at)
 	}
+	acme := h.acme.Load()
+	if acme != nil {
+		acme.expiries(func(name string, at int64) {
+			if !printed[name] {
+				fmt.Fprintf(bw, "wasgi_tls_certificate_expiry_seconds{name=%s} %d\n", label(name), at)
+			}
+		})
+	}
+	fmt.Fprintln(bw, "# HELP wasgi_acme_failures_total Attempts to obtain or renew a certificate by ACME that failed.")
+	fmt.Fprintln(bw, "# TYPE wasgi_acme_failures_total counter")
+	fmt.Fprintf(bw, "wasgi_acme_failures_total %d\n", h.acmeFailures.Load())
 	fmt.Fprintln(bw, "# HELP wasgi_auth_failures_total Password checks that failed (wrong password or unknown user).")
 	fmt.Fprintln(bw, "# TYPE wasgi_auth_failures_total counter")
 	fmt.Fprintf(bw, "wasgi_auth_failures_total %d\n", h.authLimit.failed.Load())

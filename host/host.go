@@ -52,6 +52,12 @@ type Host struct {
 	tlsPort  string // the first HTTPS listener's port, for redirect_https
 	adminSrv *http.Server
 	admin    net.Addr
+	// The first plain and HTTPS listeners' addresses, where ACME's
+	// HTTP-01 and TLS-ALPN-01 challenges are answered.
+	firstHTTP, firstHTTPS string
+
+	acme         atomic.Pointer[acmeManager] // nil without ACME sites
+	acmeFailures atomic.Int64                // across managers, for /metrics
 }
 
 // New compiles every module of cfg and creates its groups and pools, so
@@ -299,6 +305,12 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	old := h.state.Swap(s)
 	old.retire(ctx)
 	old.release()
+	h.mu.Lock()
+	listening := len(h.servers) > 0
+	h.mu.Unlock()
+	if listening {
+		h.startACME(cfg)
+	}
 	return nil
 }
 
@@ -312,8 +324,17 @@ func (h *Host) ReopenLogs() (bool, error) {
 }
 
 // Listen opens the config's listen addresses (plain HTTP), its listen_tls
-// addresses (HTTPS, with HTTP/2) and the admin address, and serves them.
+// addresses (HTTPS, with HTTP/2) and the admin address, and serves them;
+// then ACME starts obtaining the certificates it does not have yet.
 func (h *Host) Listen() error {
+	if err := h.listen(); err != nil {
+		return err
+	}
+	h.startACME(h.state.Load().cfg)
+	return nil
+}
+
+func (h *Host) listen() error {
 	cfg := h.state.Load().cfg.Server
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -346,7 +367,10 @@ func (h *Host) Listen() error {
 			srv.TLSConfig = h.tlsConfig()
 			if h.tlsPort == "" {
 				_, h.tlsPort, _ = net.SplitHostPort(ln.Addr().String())
+				h.firstHTTPS = ln.Addr().String()
 			}
+		} else if h.firstHTTP == "" {
+			h.firstHTTP = ln.Addr().String()
 		}
 		h.servers = append(h.servers, srv)
 		h.addrs = append(h.addrs, ln.Addr())
@@ -441,6 +465,9 @@ func (h *Host) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if m := h.acme.Swap(nil); m != nil {
+		m.stop()
+	}
 	if admin != nil {
 		errs[len(servers)] = admin.Shutdown(ctx)
 	}
@@ -488,6 +515,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if framingErr != nil {
 		h.fail(lw, r, q, refuse(http.StatusBadRequest, framingErr))
 		return
+	}
+	if m := h.acme.Load(); m != nil && r.TLS == nil && m.handleHTTP(lw, r) {
+		return // HTTP-01, before redirect_https and the site's rules
 	}
 	st = s.vhosts.lookup(r.Host)
 	if st == nil {

@@ -25,13 +25,19 @@ type certs struct {
 	admin  *tls.Certificate            // [server] admin_tls
 	token  [sha256.Size]byte           // SHA-256 of the admin token
 	hasTok bool
+	acme   map[string]bool // names (lower case) whose certificates come from ACME
 }
 
 // loadCerts reads every certificate pair and the admin token file of cfg
 // with sites.ReadPEM. A problem is reported at the config key naming the
 // file, so that a bad renewal refuses the reload with the place to fix.
 func loadCerts(cfg *sites.Config) (*certs, error) {
-	c := &certs{bySite: map[string]*tls.Certificate{}}
+	c := &certs{bySite: map[string]*tls.Certificate{}, acme: map[string]bool{}}
+	for _, names := range cfg.ACMENames() {
+		for _, n := range names {
+			c.acme[strings.ToLower(n)] = true
+		}
+	}
 	var errs []error
 	load := func(t *sites.TLS) *tls.Certificate {
 		pair, err := loadPair(t)
@@ -40,14 +46,14 @@ func loadCerts(cfg *sites.Config) (*certs, error) {
 		}
 		return pair
 	}
-	if cfg.Server.TLS != nil {
+	if cfg.Server.TLS != nil && !cfg.Server.TLS.ACME {
 		c.def = load(cfg.Server.TLS)
 	}
 	if cfg.Server.AdminTLS != nil {
 		c.admin = load(cfg.Server.AdminTLS)
 	}
 	for _, s := range cfg.Sites {
-		if s.TLS != nil {
+		if s.TLS != nil && !s.TLS.ACME {
 			if pair := load(s.TLS); pair != nil {
 				c.bySite[s.Name] = pair
 			}
@@ -136,12 +142,12 @@ func checkCerts(cfg *sites.Config, now time.Time) error {
 		return leaf
 	}
 	for _, t := range []*sites.TLS{cfg.Server.TLS, cfg.Server.AdminTLS} {
-		if t != nil {
+		if t != nil && !t.ACME {
 			valid(t)
 		}
 	}
 	for _, s := range cfg.Sites {
-		if s.TLS == nil {
+		if s.TLS == nil || s.TLS.ACME {
 			continue
 		}
 		leaf := valid(s.TLS)
@@ -174,6 +180,9 @@ func (h *Host) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 			return c, nil
 		}
 	}
+	if m := h.acme.Load(); m != nil && s.certs.acme[strings.ToLower(hello.ServerName)] {
+		return m.getCertificate(hello) // its certificate, or a TLS-ALPN-01 answer
+	}
 	if s.certs.def != nil {
 		return s.certs.def, nil
 	}
@@ -183,7 +192,9 @@ func (h *Host) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 // tlsConfig is the TLS of the HTTPS listeners: by SNI, re-read on reload.
 // HTTP/2 is added by ServeTLS (ALPN "h2", then "http/1.1").
 func (h *Host) tlsConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: h.getCertificate}
+	// acme-tls/1 is offered to the CA's validation handshakes only
+	// (RFC 8737): getCertificate answers them, no request follows.
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: h.getCertificate, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}}
 }
 
 // adminAuth requires the admin token, as "Authorization: Bearer TOKEN",

@@ -83,6 +83,7 @@ func parse(file string, data []byte) (*Config, error) {
 	cfg.Groups = l.groups(raw.Groups)
 	cfg.Sites = l.sites(raw.Site, cfg.Groups)
 	l.tlsUse(cfg)
+	l.acmeUse(cfg)
 	if len(l.errs) > 0 {
 		slices.SortStableFunc(l.errs, func(a, b *Error) int {
 			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
@@ -401,6 +402,7 @@ func (l *loader) server(r *rawServer) Server {
 		MaxConnections:    defaultMaxConnections,
 	}
 	if r == nil {
+		s.ACME = l.acme(nil, root.key("server").key("acme"), s.CacheDir)
 		return s
 	}
 	p := root.key("server")
@@ -423,7 +425,7 @@ func (l *loader) server(r *rawServer) Server {
 		l.errorf(p.key("listen_tls"), "must list at least one address")
 	}
 
-	s.TLS = l.tlsPair(r.TLS, p.key("tls"))
+	s.TLS = l.tlsPair(r.TLS, p.key("tls"), true)
 	if s.TLS != nil && r.ListenTLS == nil {
 		// The form of earlier versions: tls made every listen address
 		// HTTPS.
@@ -435,13 +437,15 @@ func (l *loader) server(r *rawServer) Server {
 	if s.Admin != "" {
 		if err := checkAddr(s.Admin); err != nil {
 			l.errorf(ap, "%v", err)
+		} else if strings.HasSuffix(s.Admin, ":0") {
+			// port 0: any free port, never one of the listeners'
 		} else if slices.Contains(s.Listen, s.Admin) {
 			l.errorf(ap, "address %q is also in listen", s.Admin)
 		} else if slices.Contains(s.ListenTLS, s.Admin) {
 			l.errorf(ap, "address %q is also in listen_tls", s.Admin)
 		}
 	}
-	s.AdminTLS = l.tlsPair(r.AdminTLS, p.key("admin_tls"))
+	s.AdminTLS = l.tlsPair(r.AdminTLS, p.key("admin_tls"), false)
 	if r.AdminTokenFile != nil {
 		tp := p.key("admin_token_file")
 		if f := l.nonEmpty(r.AdminTokenFile, tp); f != "" {
@@ -464,6 +468,8 @@ func (l *loader) server(r *rawServer) Server {
 			s.CacheDir = resolve(l.dir, c)
 		}
 	}
+
+	s.ACME = l.acme(r.ACME, p.key("acme"), s.CacheDir)
 
 	s.ReadHeaderTimeout = l.positive(l.duration(r.ReadHeaderTimeout, p.key("read_header_timeout"), s.ReadHeaderTimeout), p.key("read_header_timeout"))
 	s.ShutdownTimeout = l.positive(l.duration(r.ShutdownTimeout, p.key("shutdown_timeout"), s.ShutdownTimeout), p.key("shutdown_timeout"))
@@ -534,13 +540,32 @@ func (l *loader) addrList(v any, lp path) []string {
 	return list
 }
 
-// tlsPair reads a { cert, key } table at tp (nil when absent): both
-// required, existing regular files, resolved against the config's folder.
-func (l *loader) tlsPair(r *rawTLS, tp path) *TLS {
+// tlsPair reads a tls table at tp (nil when absent): { cert, key }, both
+// required, existing regular files, resolved against the config's folder;
+// or, where allowACME, { acme = true } with optional challenges.
+func (l *loader) tlsPair(r *rawTLS, tp path, allowACME bool) *TLS {
 	if r == nil {
 		return nil
 	}
 	t := &TLS{CertAt: l.pos(tp.key("cert")), KeyAt: l.pos(tp.key("key"))}
+	if r.ACME != nil {
+		t.ACME = l.boolean(r.ACME, tp.key("acme"), false)
+		if t.ACME && !allowACME {
+			l.errorf(tp.key("acme"), "not here: this listener needs a cert and key")
+		}
+	}
+	if t.ACME {
+		if r.Cert != nil || r.Key != nil {
+			l.errorf(tp, "either cert and key, or acme = true, not both")
+		}
+		if r.Challenges != nil {
+			t.Challenges = l.challenges(r.Challenges, tp.key("challenges"))
+		}
+		return t
+	}
+	if r.Challenges != nil {
+		l.errorf(tp.key("challenges"), "needs acme = true")
+	}
 	if cp := tp.key("cert"); l.requiredString(r.Cert, cp) {
 		if c := l.nonEmpty(r.Cert, cp); c != "" {
 			t.Cert = resolve(l.dir, c)
@@ -712,7 +737,7 @@ func (l *loader) sites(raw []*rawSite, groups map[string]*Group) []*Site {
 			}
 		}
 
-		s.TLS = l.tlsPair(rs.TLS, p.key("tls"))
+		s.TLS = l.tlsPair(rs.TLS, p.key("tls"), true)
 		s.RedirectHTTPS = l.boolean(rs.Redirect, p.key("redirect_https"), false)
 		s.HSTS = l.str(rs.HSTS, p.key("hsts"), "")
 		if s.HSTS != "" && (!strings.HasPrefix(strings.ToLower(s.HSTS), "max-age=") || strings.ContainsAny(s.HSTS, "\r\n\x00")) {

@@ -96,17 +96,59 @@ type Server struct {
 	Compile string
 	// AccessLog is "combined" (default), "json" or "off".
 	AccessLog string
+	// ACME is the [server.acme] table: where certificates of the sites
+	// with tls = { acme = true } come from. Never nil after loading.
+	ACME *ACME
 }
 
-// TLS names the certificate and key files, both absolute paths.
+// TLS is where the certificates of a site (or the default of the HTTPS
+// listeners, or the admin listener's) come from: a certificate and key
+// file, or, with ACME, a CA that issues and renews them automatically.
 type TLS struct {
-	// Cert is the PEM certificate chain.
+	// Cert is the PEM certificate chain (absolute path); "" with ACME.
 	Cert string
-	// Key is the PEM private key.
+	// Key is the PEM private key (absolute path); "" with ACME.
 	Key string
 	// CertAt and KeyAt locate the cert and key keys in the config file,
 	// for problems found when the files are read (`wasgi check`).
 	CertAt, KeyAt Pos
+	// ACME is true for certificates obtained from [server.acme]'s CA for
+	// the site's hosts.
+	ACME bool
+	// Challenges are the ACME challenge types that may prove the site's
+	// names ("http-01", "tls-alpn-01"); [server.acme]'s when not set.
+	Challenges []string
+}
+
+// ACME challenge types.
+const (
+	// HTTP01 answers the CA on a plain HTTP listener (port 80 for a
+	// public CA), at /.well-known/acme-challenge/.
+	HTTP01 = "http-01"
+	// TLSALPN01 answers the CA in a TLS handshake on an HTTPS listener
+	// (port 443 for a public CA).
+	TLSALPN01 = "tls-alpn-01"
+)
+
+// LetsEncrypt is the default ACME directory: Let's Encrypt's production CA.
+const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
+
+// ACME is the [server.acme] table.
+type ACME struct {
+	// Email is given to the CA with the account (expiry notices); "" for
+	// none.
+	Email string
+	// CA is the ACME directory URL; default LetsEncrypt.
+	CA string
+	// CARoot is a PEM file of the CA certificates to trust for the
+	// directory (absolute path; a private or test CA); "" = system roots.
+	CARoot string
+	// Storage is the folder of account keys, certificates and locks
+	// (absolute path); default "<cache_dir>/acme".
+	Storage string
+	// Challenges are the challenge types sites use unless their tls says
+	// otherwise; default both, in the order HTTP01, TLSALPN01.
+	Challenges []string
 }
 
 // Pos is where a key is in the config file.

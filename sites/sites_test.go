@@ -45,6 +45,7 @@ func TestLoadFull(t *testing.T) {
 		LogFormat:         "console",
 		Compile:           "eager",
 		AccessLog:         "json",
+		ACME:              &ACME{CA: LetsEncrypt, Storage: filepath.Join(abs(t, "good", "cache"), "acme"), Challenges: []string{HTTP01, TLSALPN01}},
 	}
 	if got := cfg.Server.TLS; got != nil && (got.CertAt.Key != "server.tls.cert" || got.CertAt.Line == 0 || got.KeyAt.Key != "server.tls.key") {
 		t.Errorf("TLS positions: %+v", got)
@@ -185,6 +186,7 @@ module = "../site/app.wasm"
 					LogFormat:         "json",
 					Compile:           "eager",
 					AccessLog:         "combined",
+					ACME:              &ACME{CA: LetsEncrypt, Storage: filepath.Join(good, ".wasgi-cache", "acme"), Challenges: []string{HTTP01, TLSALPN01}},
 				}
 				if !reflect.DeepEqual(c.Server, want) {
 					t.Errorf("Server = %+v, want %+v", c.Server, want)

@@ -21,29 +21,40 @@ type rawConfig struct {
 }
 
 type rawServer struct {
-	Listen            any     `toml:"listen"`
-	ListenTLS         any     `toml:"listen_tls"`
-	TLS               *rawTLS `toml:"tls"`
-	Admin             any     `toml:"admin"`
-	AdminTLS          *rawTLS `toml:"admin_tls"`
-	AdminTokenFile    any     `toml:"admin_token_file"`
-	CacheDir          any     `toml:"cache_dir"`
-	ReadHeaderTimeout any     `toml:"read_header_timeout"`
-	MaxBody           any     `toml:"max_body"`
-	ShutdownTimeout   any     `toml:"shutdown_timeout"`
-	LogFormat         any     `toml:"log_format"`
-	Compile           any     `toml:"compile"`
-	AccessLog         any     `toml:"access_log"`
-	AuthCache         any     `toml:"auth_cache"`
-	AuthMaxFailures   any     `toml:"auth_max_failures"`
-	AuthFailureWindow any     `toml:"auth_failure_window"`
-	AccessLogFile     any     `toml:"access_log_file"`
-	MaxConnections    any     `toml:"max_connections"`
+	Listen            any      `toml:"listen"`
+	ListenTLS         any      `toml:"listen_tls"`
+	TLS               *rawTLS  `toml:"tls"`
+	Admin             any      `toml:"admin"`
+	AdminTLS          *rawTLS  `toml:"admin_tls"`
+	AdminTokenFile    any      `toml:"admin_token_file"`
+	CacheDir          any      `toml:"cache_dir"`
+	ReadHeaderTimeout any      `toml:"read_header_timeout"`
+	MaxBody           any      `toml:"max_body"`
+	ShutdownTimeout   any      `toml:"shutdown_timeout"`
+	LogFormat         any      `toml:"log_format"`
+	Compile           any      `toml:"compile"`
+	AccessLog         any      `toml:"access_log"`
+	AuthCache         any      `toml:"auth_cache"`
+	AuthMaxFailures   any      `toml:"auth_max_failures"`
+	AuthFailureWindow any      `toml:"auth_failure_window"`
+	AccessLogFile     any      `toml:"access_log_file"`
+	MaxConnections    any      `toml:"max_connections"`
+	ACME              *rawACME `toml:"acme"`
 }
 
 type rawTLS struct {
-	Cert any `toml:"cert"`
-	Key  any `toml:"key"`
+	Cert       any `toml:"cert"`
+	Key        any `toml:"key"`
+	ACME       any `toml:"acme"`
+	Challenges any `toml:"challenges"`
+}
+
+type rawACME struct {
+	Email      any `toml:"email"`
+	CA         any `toml:"ca"`
+	CARoot     any `toml:"ca_root"`
+	Storage    any `toml:"storage"`
+	Challenges any `toml:"challenges"`
 }
 
 type rawGroup struct {
