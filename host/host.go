@@ -301,6 +301,12 @@ func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
 	if !slices.Equal(cfg.Server.Listen, oldSrv.Listen) || !slices.Equal(cfg.Server.ListenTLS, oldSrv.ListenTLS) {
 		h.log.Warn().Msg("changing listen or listen_tls (or turning [server] tls on or off) needs a restart; the listeners keep their addresses and mode")
 	}
+	if (cfg.Server.AdminTLS == nil) != (oldSrv.AdminTLS == nil) {
+		h.log.Warn().Msg("turning admin_tls on or off needs a restart; the admin listener keeps its mode")
+		if s.certs.admin == nil {
+			s.certs.admin = h.state.Load().certs.admin // keep answering HTTPS with the last pair
+		}
+	}
 	h.authLimit.configure(cfg.Server.AuthMaxFailures, cfg.Server.AuthFailureWindow)
 	old := h.state.Swap(s)
 	old.retire(ctx)
@@ -389,7 +395,7 @@ func (h *Host) listen() error {
 				if c := h.state.Load().certs.admin; c != nil {
 					return c, nil
 				}
-				return nil, errors.New("admin_tls turned off by a reload: restart")
+				return nil, errors.New("no admin_tls certificate")
 			}}
 		}
 		h.adminSrv = srv

@@ -347,4 +347,19 @@ func TestAdminToken(t *testing.T) {
 	if strings.Contains(th.logs.String(), token) {
 		t.Fatal("the token in the log")
 	}
+	// A reload without admin_tls cannot change the listener's mode: it
+	// keeps answering HTTPS with the last pair, and says so.
+	cfg, err := sites.Load(writeConfig(t, t.TempDir(), strings.Replace(twoSites, "[server]\n", "[server]\nadmin = \"127.0.0.1:0\"\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := get("/healthz", ""); got != 200 {
+		t.Errorf("admin over HTTPS after a reload without admin_tls: %d", got)
+	}
+	if !strings.Contains(th.logs.String(), "turning admin_tls on or off needs a restart") {
+		t.Error("no warning about admin_tls")
+	}
 }

@@ -119,7 +119,11 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 	case "check":
 		log := host.NewLogger(stderr, "console")
 		if err := host.Check(context.Background(), cfg, log); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", cfg.File, err)
+			msg := err.Error()
+			if !strings.HasPrefix(msg, cfg.File+":") { // config problems name file:line already
+				msg = cfg.File + ": " + msg
+			}
+			fmt.Fprintln(stderr, msg)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: OK, %d sites\n", cfg.File, len(cfg.Sites))
