@@ -25,7 +25,7 @@ import (
 // databases land in the copy, and what a user's run of the examples left
 // in the source tree never reaches it. To prove the latter on every run,
 // the copy is made (testtree.Copy) from a copy of examples/ in which
-// testtree.Plant has left that state, the README's upload of 파일.txt
+// testtree.Plant has left that state, the documented upload of 파일.txt
 // among it: a test that found any of it would fail.
 func examplesCopy(t *testing.T, rel string) string {
 	t.Helper()

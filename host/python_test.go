@@ -330,7 +330,7 @@ func equalJSON(a, b any) bool {
 // TestPythonExamples serves examples/python/wasgi.toml: Flask, and two
 // Django sites of one project with different DJANGO_SETTINGS_MODULE, the
 // admin's collected static files and a UTF-8 upload through /media/, from
-// a copy of a tree in which the README's upload of 파일.txt and the rest of
+// a copy of a tree in which the documented upload of 파일.txt and the rest of
 // a user's run are left behind (examplesCopy).
 func TestPythonExamples(t *testing.T) {
 	if raceEnabled {

@@ -120,9 +120,9 @@ func CopyTo(dst, root, rel string) error {
 }
 
 // planted is what following the docs leaves in a tree, as paths
-// relative to the repository root with their contents: the README's
-// upload (`curl -F 'file=@파일.txt' .../upload/`) in the Django example's
-// media/, the board's SQLite database and uploads, collectstatic's output,
+// relative to the repository root with their contents: the upload that
+// examples/python/wasgi.toml documents (`curl -F 'file=@파일.txt'
+// .../upload/`) in the Django example's media/, the board's SQLite database and uploads, collectstatic's output,
 // bytecode, `make build`'s binary, the examples' build output and caches.
 // Plant writes it; Copy must leave every one out.
 var planted = map[string]string{

@@ -45,7 +45,7 @@ func TestIgnored(t *testing.T) {
 }
 
 // TestCopyLeavesOutUserState: in a tree where a user's run of the
-// examples left its state (Plant: the README's upload of 파일.txt, the
+// examples left its state (Plant: the documented upload of 파일.txt, the
 // board's database, collected static files, bytecode, build output),
 // Copy keeps every source file, byte for byte, and none of that state.
 func TestCopyLeavesOutUserState(t *testing.T) {
