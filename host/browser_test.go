@@ -64,24 +64,17 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
-// boardExample copies examples/python to a temporary folder and writes
-// beside it a config of the board site alone (the example's own [[site]]
-// table, its relative paths intact), with the test cache and the Django
-// packages of djangoPackages. It returns the config's path and the
+// boardExample copies examples/python to a temporary folder (examplesCopy:
+// without the database, uploads and static files a run of the example
+// leaves in the source tree) and writes beside it a config of the board
+// site alone (the example's own [[site]] table, its relative paths
+// intact), with the test cache and the Django packages of djangoPackages. It returns the config's path and the
 // board project's folder.
 func boardExample(t *testing.T) (config, board string) {
 	t.Helper()
 	pkgs := djangoPackages(t)
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(testwasm.Root(t), "examples", "python"))); err != nil {
-		t.Fatal(err)
-	}
+	dir := examplesCopy(t, "python")
 	board = filepath.Join(dir, "board")
-	// A run of the example in the source tree leaves its data behind
-	// (ignored by git): start from none.
-	for _, f := range []string{"db.sqlite3", "db.sqlite3-journal", "static", "media/uploads"} {
-		os.RemoveAll(filepath.Join(board, f))
-	}
 	os.MkdirAll(filepath.Join(board, "static"), 0o755) // filled by collectstatic
 	text, err := os.ReadFile(filepath.Join(dir, "wasgi.toml"))
 	if err != nil {

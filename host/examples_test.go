@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,20 +15,30 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasgi/wasgi/internal/testtree"
 	"github.com/wasgi/wasgi/internal/testwasm"
 	"github.com/wasgi/wasgi/sites"
 )
+
+// examplesCopy returns the folder examples/rel (examples/ when rel is "")
+// of a temporary copy of the tree, for a test to serve: uploads and
+// databases land in the copy, and what a user's run of the examples left
+// in the source tree never reaches it. To prove the latter on every run,
+// the copy is made (testtree.Copy) from a copy of examples/ in which
+// testtree.Plant has left that state, the documented upload of 파일.txt
+// among it: a test that found any of it would fail.
+func examplesCopy(t *testing.T, rel string) string {
+	t.Helper()
+	used := testtree.Copy(t, testwasm.Root(t), "examples")
+	testtree.Plant(t, used)
+	return filepath.Join(testtree.Copy(t, used, path.Join("examples", rel)), "examples", filepath.FromSlash(rel))
+}
 
 // TestExamples serves examples/wasgi.toml, as `go run ./examples/run`
 // does, with the example apps built by this test run, and checks what the
 // examples' READMEs promise.
 func TestExamples(t *testing.T) {
-	root := testwasm.Root(t)
-	// Work on a copy, so uploads do not land in the source tree.
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(root, "examples"))); err != nil {
-		t.Fatal(err)
-	}
+	dir := examplesCopy(t, "")
 	os.MkdirAll(filepath.Join(dir, "build"), 0o755)
 	for pkg, out := range map[string]string{
 		"examples/hello":           "hello.wasm",

@@ -10,6 +10,8 @@
 //	wasgi version                 print the version
 //	wasgi import apache [-o wasgi.toml] httpd.conf...
 //	                              translate Apache + mod_wsgi configuration
+//	wasgi new go|c|python DIR     write a buildable app, its wasgi.toml and
+//	                              README into the new or empty folder DIR
 //
 // SIGHUP reloads the config (a bad one is refused and the old one keeps
 // serving); SIGUSR1 reopens the access log file (logrotate); SIGTERM and
@@ -47,6 +49,9 @@ commands:
   version  print the version
   import   translate Apache + mod_wsgi configuration:
            wasgi import apache [-o wasgi.toml] httpd.conf...
+  new      start an app outside the wasgi repository: a buildable skeleton
+           with its wasgi.toml and README in a new or empty folder:
+           wasgi new go|c|python DIR
 `
 
 // run is main without os.Exit; ready, when not nil, receives the host once
@@ -57,8 +62,11 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 		return 2
 	}
 	cmd := args[0]
-	if cmd == "import" {
+	switch cmd {
+	case "import":
 		return importConfig(args[1:], stdout, stderr)
+	case "new":
+		return newCommand(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("wasgi "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

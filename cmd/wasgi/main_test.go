@@ -51,6 +51,10 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("unknown command: exit %d", code)
 	}
 	out.Reset()
+	if code := run([]string{"help"}, &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "wasgi new go|c|python DIR") {
+		t.Fatalf("help: %d, does not list new: %q", code, out.String())
+	}
+	out.Reset()
 	if code := run([]string{"version"}, &out, &errb, nil); code != 0 || !strings.HasPrefix(out.String(), "wasgi ") {
 		t.Fatalf("version: %d %q", code, out.String())
 	}

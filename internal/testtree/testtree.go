@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -116,4 +117,50 @@ func CopyTo(dst, root, rel string) error {
 		}
 		return out.Close()
 	})
+}
+
+// planted is what following the docs leaves in a tree, as paths
+// relative to the repository root with their contents: the upload that
+// examples/python/wasgi.toml documents (`curl -F 'file=@파일.txt'
+// .../upload/`) in the Django example's media/, the board's SQLite database and uploads, collectstatic's output,
+// bytecode, `make build`'s binary, the examples' build output and caches.
+// Plant writes it; Copy must leave every one out.
+var planted = map[string]string{
+	"examples/python/django/media/파일.txt":                             "ok\n",
+	"examples/python/django/static/admin/css/base.css":                "stale\n",
+	"examples/python/django/mysite/__pycache__/views.cpython-311.pyc": "bytecode",
+	"examples/python/flask/__pycache__/hello_flask.cpython-311.pyc":   "bytecode",
+	"examples/python/board/db.sqlite3":                                "SQLite format 3\x00",
+	"examples/python/board/db.sqlite3-journal":                        "journal",
+	"examples/python/board/media/uploads/파일.txt":                      "ok\n",
+	"examples/python/board/static/admin/css/base.css":                 "stale\n",
+	"examples/django-like/media/파일 résumé.txt":                        "ok\n",
+	"examples/build/hello.wasm":                                       "not wasm",
+	"examples/build/bin/wasgi":                                        "not a binary",
+	"examples/build/cache/module":                                     "cache",
+	"examples/.wasgi-cache/module":                                    "cache",
+	"bench/out/result.txt":                                            "old",
+	"wasgi":                                                           "make build's binary",
+	"host/host.test":                                                  "go test -c's binary",
+}
+
+// Plant writes into the tree at root what a user's run of the examples
+// leaves there (uploads, databases, collected static files, bytecode,
+// build output) and returns those paths, relative to root: a test that
+// serves a copy of that tree proves that none of it reaches the copy.
+func Plant(tb testing.TB, root string) []string {
+	tb.Helper()
+	var rels []string
+	for rel, text := range planted {
+		rels = append(rels, rel)
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	sort.Strings(rels)
+	return rels
 }

@@ -76,11 +76,7 @@ func build(tb testing.TB, pkg, mode string) string {
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(gobin, "build", mode, "-o", tmp.Name(), "./"+pkg)
+	cmd := exec.Command(Go(), "build", mode, "-o", tmp.Name(), "./"+pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -93,28 +89,48 @@ func build(tb testing.TB, pkg, mode string) string {
 	return out
 }
 
+// Go returns the go command: the one on PATH, else the one of the
+// toolchain that built the test.
+func Go() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
 // BuildC compiles a C source file (relative to the module root) with
 // clang for wasm32-wasi, as a reactor or a command, with abi/include on
-// the include path. It skips the test when clang or wasi-libc is missing:
-// `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`.
+// the include path. It skips the test when clang or wasi-libc is missing
+// (see Clang).
 func BuildC(tb testing.TB, src string, reactor bool) string {
 	tb.Helper()
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		tb.Skip("testwasm: clang not installed")
-	}
 	return compiled(tb, fmt.Sprint(src, reactor), strings.TrimSuffix(filepath.Base(src), ".c"), func(root, out string) {
 		args := []string{"--target=wasm32-wasi", "-O2", "-I", filepath.Join(root, "abi", "include"), "-o", out, filepath.Join(root, src)}
 		if reactor {
 			args = append([]string{"-mexec-model=reactor"}, args...)
 		}
-		if b, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
-			if strings.Contains(string(b), "wasi") && (strings.Contains(string(b), "not found") || strings.Contains(string(b), "No such file")) {
-				tb.Skipf("testwasm: wasi-libc for clang not installed: %s", b)
-			}
-			tb.Fatalf("testwasm: clang %s: %v\n%s", src, err, b)
-		}
+		Clang(tb, "", args...)
 	})
+}
+
+// Clang runs clang with args in dir (the current folder when dir is ""),
+// failing the test if it fails. It skips the test when clang or its
+// wasi-libc is missing: `apt-get install clang lld wasi-libc
+// libclang-rt-14-dev-wasm32`.
+func Clang(tb testing.TB, dir string, args ...string) {
+	tb.Helper()
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		tb.Skip("testwasm: clang not installed")
+	}
+	cmd := exec.Command(clang, args...)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if strings.Contains(string(b), "wasi") && (strings.Contains(string(b), "not found") || strings.Contains(string(b), "No such file")) {
+			tb.Skipf("testwasm: wasi-libc for clang not installed: %s", b)
+		}
+		tb.Fatalf("testwasm: clang %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
 }
 
 // compiled returns the module a compiler writes for key, built once per
