@@ -121,7 +121,7 @@ func (h *Host) startFailed(w *logWriter, q *request, a *app, se *sandbox.StartEr
 	if se.Attempt {
 		a.log.Error().AnErr("error", se.Err.Err).Str("request_id", q.id).Str("stderr", se.Err.Stderr).
 			Int64("failures", se.Failures).Dur("retry_in", wait).
-			Msg("app failed to start; requests get 503 until it starts")
+			Msg("app failed to start")
 	}
 }
 

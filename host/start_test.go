@@ -117,3 +117,60 @@ hosts = ["good.test"]
 		t.Fatalf("readyz after the app started: %q", body)
 	}
 }
+
+// TestPythonImportFailureBackedOff: a Python app whose WSGI module
+// cannot be imported (a package missing, as Flask was in the issue) is
+// not started again by every request: one traceback per attempt, 503 with
+// a Retry-After meanwhile; once the module imports, it serves.
+func TestPythonImportFailureBackedOff(t *testing.T) {
+	pythonRuntime(t)
+	dir := t.TempDir()
+	app := filepath.Join(dir, "webapp.py")
+	if err := os.WriteFile(app, []byte("import flask_is_not_installed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	th := startHost(t, fmt.Sprintf(`
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+[[site]]
+name = "py"
+hosts = ["py.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "webapp:application"
+  python_path = [%q]
+`, dir))
+	const n = 10
+	for i := range n {
+		resp, body := th.do(t, "GET", "py.test", "/", nil)
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || strings.Contains(body, "Traceback") {
+			t.Fatalf("request %d: %d, Retry-After %q, %q", i, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	logs := th.logs.String()
+	// One interpreter start (the bridge's traceback, the host's event
+	// naming the exception) per attempt, far fewer attempts than requests.
+	events := strings.Count(logs, `"message":"app failed to start`)
+	if starts := strings.Count(logs, "cannot import the WSGI application webapp:application"); events < 1 || events >= n || starts != events {
+		t.Fatalf("%d start failures logged, %d interpreter starts, for %d requests:\n%s", events, starts, n, logs)
+	}
+	if !strings.Contains(logs, `"stderr":"wasgi-problem: webapp:application: ModuleNotFoundError: No module named 'flask_is_not_installed'`) {
+		t.Fatalf("the failure event does not name the exception:\n%s", logs)
+	}
+	if err := os.WriteFile(app, []byte("def application(environ, start_response):\n    start_response('200 OK', [])\n    return [b'imported']\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		resp, body := th.do(t, "GET", "py.test", "/", nil)
+		if resp.StatusCode == 200 && body == "imported" {
+			break
+		}
+		if resp.StatusCode != 503 || time.Now().After(deadline) {
+			t.Fatalf("after the fix: %d %q\n%s", resp.StatusCode, body, th.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
