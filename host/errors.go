@@ -117,7 +117,7 @@ func (h *Host) appFailed(w *logWriter, r *http.Request, q *request, a *app, err 
 func (h *Host) startFailed(w *logWriter, q *request, a *app, se *sandbox.StartError) {
 	wait := time.Until(se.RetryAt)
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-	h.answer(w, http.StatusServiceUnavailable)
+	h.answer(w, statusFor(se)) // 503
 	if se.Attempt {
 		a.log.Error().AnErr("error", se.Err.Err).Str("request_id", q.id).Str("stderr", se.Err.Stderr).
 			Int64("failures", se.Failures).Dur("retry_in", wait).

@@ -2,32 +2,25 @@ package host
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wasgi/wasgi/internal/testwasm"
+	"github.com/wasgi/wasgi/sites"
 )
 
-// TestAppStartFailureBackedOff: an app whose _initialize traps (here a C
-// guest, while /data/fail exists) is not started again by every request:
-// quick requests get 503 with a Retry-After at once, the log has one
-// "app failed to start" event per real attempt (with what the guest
-// wrote to stderr), not one per request, /metrics and /readyz name the
-// app, the other site keeps serving, and once the cause is gone a retry
-// after the backoff starts the app and serves 200.
-func TestAppStartFailureBackedOff(t *testing.T) {
-	data := t.TempDir()
-	failFile := filepath.Join(data, "fail")
-	if err := os.WriteFile(failFile, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	th := startHost(t, fmt.Sprintf(`
+// startFailSites: site "bad" runs testdata/startfail with /data from
+// data, site "good" the Go test guest; the admin listener is on.
+func startFailSites(t *testing.T, data string) string {
+	return fmt.Sprintf(`
 [server]
 cache_dir = "{cache}"
 access_log = "off"
@@ -47,7 +40,23 @@ hosts = ["good.test"]
   name = "main"
   mount = "/"
   module = "{guest}"
-`, testwasm.BuildC(t, "testdata/startfail/startfail.c", true), data))
+`, testwasm.BuildC(t, "testdata/startfail/startfail.c", true), data)
+}
+
+// TestAppStartFailureBackedOff: an app whose _initialize traps (here a C
+// guest, while /data/fail exists) is not started again by every request:
+// quick requests get 503 with a Retry-After at once, the log has one
+// "app failed to start" event per real attempt (with what the guest
+// wrote to stderr), not one per request, /metrics and /readyz name the
+// app, the other site keeps serving, and once the cause is gone a retry
+// after the backoff starts the app and serves 200.
+func TestAppStartFailureBackedOff(t *testing.T) {
+	data := t.TempDir()
+	failFile := filepath.Join(data, "fail")
+	if err := os.WriteFile(failFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	th := startHost(t, startFailSites(t, data))
 	admin := "http://" + th.AdminAddr().String()
 	get := func(path string) (int, string) {
 		t.Helper()
@@ -172,5 +181,57 @@ hosts = ["py.test"]
 			t.Fatalf("after the fix: %d %q\n%s", resp.StatusCode, body, th.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAppStartFailureConcurrent: many requests at once to an app that
+// fails to start all get 503 with a Retry-After; starts that were already
+// running when the first failed are counted but not logged again; a
+// reload with the cause gone serves at once, without waiting for the
+// backoff (the new config's pool starts with a clean slate).
+func TestAppStartFailureConcurrent(t *testing.T) {
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "fail"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	th := startHost(t, startFailSites(t, data))
+	const n = 16
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", th.url+"/", nil)
+			req.Host = "bad.test"
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		})
+	}
+	wg.Wait()
+	events := strings.Count(th.logs.String(), `"message":"app failed to start"`)
+	attempts := th.counters.startFailures("bad", "main").Load()
+	if events < 1 || int64(events) > attempts || events >= n {
+		t.Fatalf("%d events, %d attempts, for %d requests:\n%s", events, attempts, n, th.logs.String())
+	}
+	if err := os.Remove(filepath.Join(data, "fail")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sites.Load(writeConfig(t, th.dir, startFailSites(t, data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := th.do(t, "GET", "bad.test", "/", nil); resp.StatusCode != 200 || body != "started\n" {
+		t.Fatalf("after a reload: %d %q", resp.StatusCode, body)
+	}
+	if got := th.counters.startFailures("bad", "main").Load(); got != attempts {
+		t.Fatalf("start failures %d after the reload, want %d kept", got, attempts)
 	}
 }
