@@ -32,12 +32,13 @@ var ErrStartFailed = errors.New("sandbox: app fails to start")
 // StartError is a call that needed a new instance of an app whose
 // instances fail to start.
 type StartError struct {
-	// Err is the failed start: this call's own when Attempt, else the
-	// last one. A *GuestError of kind ErrInstantiate, with the stderr tail
-	// (a Python traceback).
+	// Err is the failed start: this call's own when it tried one, else
+	// the app's last. A *GuestError of kind ErrInstantiate, with the
+	// stderr tail (a Python traceback).
 	Err *GuestError
-	// Attempt: this call's start failed (the one to report; the calls
-	// refused until RetryAt are not).
+	// Attempt: this call's start failed and set the backoff, the one
+	// failure to report. Calls refused until RetryAt are not, nor starts
+	// that were already running when the first one failed.
 	Attempt bool
 	// RetryAt is when the next start may be tried.
 	RetryAt time.Time
