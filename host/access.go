@@ -64,17 +64,21 @@ func (l *logFile) Write(p []byte) (int, error) {
 	return l.f.Write(p)
 }
 
-// Reopen closes the file and opens its path again.
+// Reopen opens the file's path again and closes the old file. On error
+// the old file stays in use. Closing the old one cannot lose a line (it
+// was opened for appending, without a buffer): its error is not the
+// reopen's.
 func (l *logFile) Reopen() error {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
-		return fmt.Errorf("host: reopen access log: %w", err)
+		return fmt.Errorf("host: reopen access log %s (the old file stays in use): %w", l.path, err)
 	}
 	l.mu.Lock()
 	old := l.f
 	l.f = f
 	l.mu.Unlock()
-	return old.Close()
+	old.Close()
+	return nil
 }
 
 func (l *logFile) Close() error {

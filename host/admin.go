@@ -53,11 +53,12 @@ type metrics struct {
 	groups  map[string]*sandbox.Counters
 	out     map[[2]string]*sandbox.OutboundStats // by site and app
 	quota   map[[2]string]*sandbox.QuotaStats    // by site and app
+	starts  map[[2]string]*atomic.Int64          // failed instance starts, by site and app
 }
 
 func newMetrics() *metrics {
 	return &metrics{targets: map[[2]string]*statusCounts{}, latency: map[string]*histogram{}, groups: map[string]*sandbox.Counters{},
-		out: map[[2]string]*sandbox.OutboundStats{}, quota: map[[2]string]*sandbox.QuotaStats{}}
+		out: map[[2]string]*sandbox.OutboundStats{}, quota: map[[2]string]*sandbox.QuotaStats{}, starts: map[[2]string]*atomic.Int64{}}
 }
 
 // target returns the response counts of target (an app's name, "static"
@@ -114,12 +115,24 @@ func (m *metrics) quotaStats(site, app string) *sandbox.QuotaStats {
 	return m.quota[k]
 }
 
+// startFailures returns the failed-start counter of app of site.
+func (m *metrics) startFailures(site, app string) *atomic.Int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{site, app}
+	if m.starts[k] == nil {
+		m.starts[k] = new(atomic.Int64)
+	}
+	return m.starts[k]
+}
+
 // adminHandler serves the admin listener: never the public one.
 //
 //	/healthz  200 while the process runs
 //	/readyz   200 once the config is loaded and min_instances are warm; 503
 //	          while draining, or while a public listener fails to accept
-//	          (naming the error)
+//	          (naming the error); apps failing to start are listed
+//	          after "ready"
 //	/metrics  Prometheus text format
 func (h *Host) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -140,6 +153,18 @@ func (h *Host) adminHandler() http.Handler {
 			return
 		}
 		fmt.Fprintln(w, "ready")
+		// An app that fails to start is one site down, not the host: the
+		// others still serve, so the answer stays 200 (a 503 would take
+		// every site out of the load balancer). It is named here, and in
+		// wasgi_app_failed.
+		for _, a := range h.state.Load().apps {
+			if p := a.currentPool(); p != nil {
+				if f, ok := p.StartFailure(); ok {
+					fmt.Fprintf(w, "app %s/%s fails to start since %s (%d failures, next try in %s): %s\n", a.site, a.name,
+						f.Since.UTC().Format(time.RFC3339), f.Failures, max(0, time.Until(f.RetryAt)).Round(time.Second), firstLine(f.Err.Err.Error()))
+				}
+			}
+		}
 	})
 	mux.HandleFunc("GET /metrics", h.metrics)
 	return mux
@@ -216,6 +241,34 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Fprintf(bw, "wasgi_disk_quota_exceeded_total{site=%s,app=%s} %d\n", label(a.site), label(a.name), a.quota.Exceeded.Load())
 	}
+	header = false
+	for _, a := range s.apps {
+		if a.startFailures == nil {
+			continue
+		}
+		if !header {
+			header = true
+			fmt.Fprint(bw, "# HELP wasgi_app_failed 1 while the app's instances fail to start (requests needing a new one get 503), else 0.\n# TYPE wasgi_app_failed gauge\n")
+		}
+		failed := 0
+		if p := a.currentPool(); p != nil {
+			if _, ok := p.StartFailure(); ok {
+				failed = 1
+			}
+		}
+		fmt.Fprintf(bw, "wasgi_app_failed{site=%s,app=%s} %d\n", label(a.site), label(a.name), failed)
+	}
+	header = false
+	for _, a := range s.apps {
+		if a.startFailures == nil {
+			continue
+		}
+		if !header {
+			header = true
+			fmt.Fprint(bw, "# HELP wasgi_app_start_failures_total Instance starts that failed (_initialize trapped, a Python import raised).\n# TYPE wasgi_app_start_failures_total counter\n")
+		}
+		fmt.Fprintf(bw, "wasgi_app_start_failures_total{site=%s,app=%s} %d\n", label(a.site), label(a.name), a.startFailures.Load())
+	}
 	type metric struct {
 		name, help, typ string
 		value           func(st groupStats) int64
@@ -282,6 +335,12 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(bw, "%s{group=%s} %d\n", m.name, label(n), m.value(stats[i]))
 		}
 	}
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // label quotes a Prometheus label value.

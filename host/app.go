@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,6 +31,7 @@ type app struct {
 	lazy          *lazyPool              // compile = "lazy": pool is nil until the first request
 	outbound      *sandbox.OutboundStats // nil without an outbound list
 	quota         *sandbox.QuotaStats    // nil without a dir with a quota
+	startFailures *atomic.Int64          // failed instance starts; nil for a CGI app
 	log           zerolog.Logger
 	guestLog      zerolog.Logger // log, rate-limited for what the guest writes
 }
@@ -71,6 +73,10 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 			cfg.Dirs[i].QuotaStats = a.quota
 		}
 	}
+	if ac.ABI != "cgi" {
+		a.startFailures = s.env.metrics.startFailures(sc.Name, ac.Name)
+		cfg.StartFailures = a.startFailures
+	}
 	for k, v := range ac.Env {
 		a.env, _ = abi.AppendEnviron(a.env, k, v)
 	}
@@ -93,6 +99,15 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		return nil, fmt.Errorf("site %s app %s: %w", sc.Name, ac.Name, err)
 	}
 	return a, nil
+}
+
+// currentPool is the app's pool: nil for a CGI app, and for a lazy one
+// before its first request compiled it.
+func (a *app) currentPool() *sandbox.Pool {
+	if a.pool == nil && a.lazy != nil {
+		return a.lazy.pool.Load()
+	}
+	return a.pool
 }
 
 // appConfig translates app ac of site sc into what the sandbox runs: the

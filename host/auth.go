@@ -2,6 +2,7 @@ package host
 
 import (
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,6 +52,11 @@ func (h *Host) admit(w *logWriter, r *http.Request, q *request, s *state, st *si
 		return false
 	}
 	groups, known, err := h.authenticate(r, q, s, provider, user, password, hasGroupRule(rule.require))
+	var se *sandbox.StartError
+	if errors.As(err, &se) {
+		h.startFailed(w, q, provider, se) // 503, logged once per attempt
+		return false
+	}
 	if err != nil {
 		provider.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Int("status", statusFor(err)).Msg("auth provider failed")
 		h.answer(w, statusFor(err)) // logged just above, with the provider

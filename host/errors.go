@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/wasgi/wasgi/sandbox"
 )
@@ -44,7 +47,7 @@ func statusFor(err error) int {
 	switch {
 	case errors.As(err, &r):
 		return r.status
-	case errors.Is(err, sandbox.ErrQueueTimeout), errors.Is(err, sandbox.ErrClosed):
+	case errors.Is(err, sandbox.ErrQueueTimeout), errors.Is(err, sandbox.ErrClosed), errors.Is(err, sandbox.ErrStartFailed):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, sandbox.ErrTimeout):
 		return http.StatusGatewayTimeout
@@ -91,6 +94,11 @@ func (h *Host) appFailed(w *logWriter, r *http.Request, q *request, a *app, err 
 		a.log.Error().Err(err).Str("request_id", q.id).Str("stderr", stderrOf(err)).Msg("app failed after its response started")
 		panic(http.ErrAbortHandler)
 	}
+	var se *sandbox.StartError
+	if errors.As(err, &se) {
+		h.startFailed(w, q, a, se)
+		return
+	}
 	status := statusFor(err)
 	h.answer(w, status) // logged below, with the app
 	ev := a.log.Error()
@@ -98,6 +106,23 @@ func (h *Host) appFailed(w *logWriter, r *http.Request, q *request, a *app, err 
 		ev = a.log.Info()
 	}
 	ev.Err(err).Str("request_id", q.id).Int("status", status).Str("stderr", stderrOf(err)).Msg("app request failed")
+}
+
+// startFailed answers a request that needed a new instance of an app
+// whose instances fail to start: 503, with a Retry-After until the next
+// attempt. Only a request whose own start attempt failed is logged (once
+// per attempt, as the backoff allows them), with what the guest wrote
+// while starting (a Python traceback); the requests refused meanwhile
+// are in the access log.
+func (h *Host) startFailed(w *logWriter, q *request, a *app, se *sandbox.StartError) {
+	wait := time.Until(se.RetryAt)
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	h.answer(w, statusFor(se)) // 503
+	if se.Attempt {
+		a.log.Error().AnErr("error", se.Err.Err).Str("request_id", q.id).Str("stderr", se.Err.Stderr).
+			Int64("failures", se.Failures).Dur("retry_in", wait).
+			Msg("app failed to start")
+	}
 }
 
 func stderrOf(err error) string {
@@ -113,7 +138,7 @@ func (h *Host) answer(w *logWriter, status int) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=utf-8")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable && hd.Get("Retry-After") == "" {
 		hd.Set("Retry-After", "1")
 	}
 	w.WriteHeader(status)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"github.com/tetratelabs/wazero"
@@ -47,6 +48,9 @@ type AppConfig struct {
 	// Outbound lists what the app's instances may connect to (net.go);
 	// nil: nothing.
 	Outbound *Outbound
+	// StartFailures counts the app's failed instance starts (see
+	// start.go); shared with the pool a reload replaces. nil: a new one.
+	StartFailures *atomic.Int64
 }
 
 // moduleConfig is what every instance of an app gets: its args, env,

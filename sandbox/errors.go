@@ -18,7 +18,8 @@ var (
 	// ErrAppFailed: the export (wasgi_handle, or an auth export) returned
 	// a failure (500 unless a response was started).
 	ErrAppFailed = errors.New("sandbox: app failed")
-	// ErrInstantiate: a new instance could not be created (500).
+	// ErrInstantiate: a new instance could not be created; for a
+	// request, inside a StartError (503).
 	ErrInstantiate = errors.New("sandbox: cannot create instance")
 	// ErrClosed: the group was closed, e.g. by a config reload (503).
 	ErrClosed = errors.New("sandbox: group closed")
@@ -42,6 +43,10 @@ func (e *GuestError) Error() string {
 		kind += " in " + e.Export
 	}
 	switch {
+	case e.Err != nil && e.Kind == ErrInstantiate && e.Stderr != "":
+		// What the guest said while starting is the cause (a Python
+		// traceback, wasgi check's problem line): part of the message.
+		return fmt.Sprintf("%s: %v (stderr: %q)", kind, e.Err, e.Stderr)
 	case e.Err != nil:
 		return kind + ": " + e.Err.Error()
 	case e.Kind == ErrAppFailed:

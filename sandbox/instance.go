@@ -83,7 +83,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	}
 	if err != nil {
 		state.close()
-		return nil, fmt.Errorf("instantiate %s: %w (stderr: %q)", p.m.Path, err, stderr.String())
+		return nil, &GuestError{Kind: ErrInstantiate, Err: fmt.Errorf("instantiate %s: %w", p.m.Path, err), Stderr: stderr.String()}
 	}
 	p.g.c.created.Add(1)
 	mem.refill()

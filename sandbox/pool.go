@@ -24,6 +24,7 @@ type Pool struct {
 	alive int         // guarded by g.mu; this app's instances, idle or busy
 	warm  atomic.Bool // a Warm is running
 
+	start startState               // failing starts: see start.go
 	snap  atomic.Pointer[snapshot] // with cfg.Snapshot, once the first instance is up
 	net   *netState                // shared by the instances: one sampled log of refusals
 	locks []lockRoot               // the app's dirs, for file_lock
@@ -39,6 +40,9 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, dirs: dirs, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
+	if p.start.total = cfg.StartFailures; p.start.total == nil {
+		p.start.total = new(atomic.Int64)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
@@ -72,6 +76,13 @@ func (p *Pool) Warm(ctx context.Context) error {
 		}
 		g.mu.Lock()
 		need := p.alive < g.cfg.MinInstances && g.alive < g.cfg.Instances && !g.closed && !g.retired
+		var probe bool
+		var err error
+		if need {
+			if probe, err = p.start.begin(time.Now()); err != nil {
+				need = false // failing to start: no refill before the backoff passed
+			}
+		}
 		if need {
 			g.alive++
 			p.alive++
@@ -79,9 +90,10 @@ func (p *Pool) Warm(ctx context.Context) error {
 		g.mu.Unlock()
 		if !need {
 			g.releaseSlot()
-			return nil
+			return err
 		}
 		in, err := p.newInstance(ctx)
+		in, err = p.startDone(in, err, probe)
 		g.mu.Lock()
 		if err != nil || g.closed {
 			g.alive--
@@ -183,9 +195,13 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 }
 
 // acquire takes a slot in the group, waiting up to QueueTimeout, then an
-// idle instance of this app or a new one.
+// idle instance of this app or a new one; while the app fails to start
+// (start.go), a call that needs a new one gets a StartError at once.
 func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	g := p.g
+	if err := p.start.refusing(time.Now()); err != nil && !p.hasIdle() {
+		return nil, err // refused at once, without queueing for a slot
+	}
 	if err := g.acquireSlot(ctx); err != nil {
 		return nil, err
 	}
@@ -201,6 +217,12 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		g.mu.Unlock()
 		return in, nil
 	}
+	probe, err := p.start.begin(time.Now())
+	if err != nil { // failing to start, and not yet time to try again
+		g.mu.Unlock()
+		g.releaseSlot()
+		return nil, err
+	}
 	evict := g.reserve()
 	p.alive++
 	g.mu.Unlock()
@@ -208,15 +230,22 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		evict.close(ctx)
 	}
 	in, err := p.newInstance(ctx)
-	if err != nil {
+	if in, err = p.startDone(in, err, probe); err != nil {
 		g.mu.Lock()
 		g.alive--
 		p.alive--
 		g.mu.Unlock()
 		g.releaseSlot()
-		return nil, &GuestError{Kind: ErrInstantiate, Err: err}
+		return nil, err
 	}
 	return in, nil
+}
+
+// hasIdle reports whether the app has an idle instance.
+func (p *Pool) hasIdle() bool {
+	p.g.mu.Lock()
+	defer p.g.mu.Unlock()
+	return len(p.idle) > 0
 }
 
 // release returns an instance after a request. A failed call leaves the

@@ -12,7 +12,7 @@ import (
 )
 
 // WriteTable prints the sites with their hosts, apps (mount, module file
-// name, group, abi) and aliases, then the groups with their settings, as
+// name or a Python app's WSGI callable, group, abi or "python") and aliases, then the groups with their settings, as
 // `wasgi sites` shows them.
 func (c *Config) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -34,7 +34,13 @@ func (c *Config) WriteTable(w io.Writer) error {
 			}
 		}
 		for _, a := range s.Apps {
-			line("app", a.Mount, filepath.Base(a.Module), a.Group, a.ABI)
+			// A Python app has no module of its own (Module is empty): its
+			// target is the WSGI callable, its runtime the ABI column.
+			target, abi := filepath.Base(a.Module), a.ABI
+			if a.Runtime == "python" && a.Python != nil {
+				target, abi = a.Python.WSGI, a.Runtime
+			}
+			line("app", a.Mount, target, a.Group, abi)
 			for _, e := range a.Outbound.Entries {
 				line("outbound", "-", e.String(), "-", "-")
 			}

@@ -40,3 +40,30 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTablePython: a Python app shows its WSGI callable as TARGET
+// and its runtime as ABI, not the "." of its empty module path and the
+// "wasgi" ABI every Python app speaks.
+func TestWriteTablePython(t *testing.T) {
+	cfg, err := Parse(filepath.Join(t.TempDir(), "wasgi.toml"), []byte(`
+[[site]]
+name = "blog"
+hosts = ["blog.example.com"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  runtime = "python"
+  wsgi = "mysite.wsgi"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := cfg.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(` {2,}`).ReplaceAllString(strings.Split(b.String(), "\n")[1], " | ")
+	if want := "blog | blog.example.com | app | / | mysite.wsgi:application | blog/main | python"; strings.TrimSpace(row) != want {
+		t.Fatalf("row %q, want %q:\n%s", row, want, b.String())
+	}
+}

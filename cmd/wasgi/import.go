@@ -21,13 +21,16 @@ func importConfig(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fs := flag.NewFlagSet("wasgi import apache", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	out := fs.String("o", "", "write the TOML to this file instead of stdout")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\nflags:\n", importUsage)
+		fs.PrintDefaults()
+	}
 	// Flags may come before, between or after the file names.
 	var files []string
 	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			return 2
+		if code, ok := parseFlags(fs, rest, stdout, stderr); !ok {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break

@@ -19,6 +19,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -28,6 +29,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -54,6 +56,15 @@ commands:
            wasgi new go|c|python DIR
 `
 
+// commandArgs is what follows each command's name in its usage line.
+var commandArgs = map[string]string{
+	"serve":   " [-c wasgi.toml] [-listen ADDR,...]",
+	"check":   " [-c wasgi.toml]",
+	"sites":   " [-c wasgi.toml]",
+	"manage":  " [-c wasgi.toml] [-timeout 0] [-e KEY=VALUE]... SITE/APP [manage.py arguments...]",
+	"version": "",
+}
+
 // run is main without os.Exit; ready, when not nil, receives the host once
 // it listens (for tests).
 func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
@@ -68,15 +79,35 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 	case "new":
 		return newCommand(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("wasgi "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("c", "wasgi.toml", "config file")
-	timeout := fs.Duration("timeout", 0, "manage: stop the command after this long (0: never)")
-	listen := fs.String("listen", "", "serve: listen on these addresses (comma-separated host:port) instead of the config's server.listen")
-	var env envFlag
-	fs.Var(&env, "e", "manage: KEY=VALUE added to the app's environment for this run (repeatable)")
-	if err := fs.Parse(args[1:]); err != nil {
+	switch cmd {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if _, ok := commandArgs[cmd]; !ok {
+		fmt.Fprintf(stderr, "wasgi: unknown command %q\n%s", cmd, usage)
 		return 2
+	}
+	fs := flag.NewFlagSet("wasgi "+cmd, flag.ContinueOnError)
+	config := fs.String("c", "wasgi.toml", "config file")
+	// Each command has only its own flags: -listen given to check is a
+	// mistake to point out, not to ignore.
+	var listen string
+	var timeout time.Duration
+	var env envFlag
+	switch cmd {
+	case "serve":
+		fs.StringVar(&listen, "listen", "", "listen on these addresses (comma-separated host:port) instead of the config's server.listen")
+	case "manage":
+		fs.DurationVar(&timeout, "timeout", 0, "stop the command after this long (0: never)")
+		fs.Var(&env, "e", "KEY=VALUE added to the app's environment for this run (repeatable)")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: wasgi %s%s\n\nflags:\n", cmd, commandArgs[cmd])
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	switch cmd {
 	case "version":
@@ -89,29 +120,23 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *host.Host) int {
 		}
 	case "manage":
 		if fs.NArg() == 0 {
-			fmt.Fprint(stderr, "usage: wasgi manage [-c wasgi.toml] [-timeout 0] SITE/APP [manage.py arguments...]\n")
+			fmt.Fprintf(stderr, "usage: wasgi manage%s\n", commandArgs["manage"])
 			return 2
 		}
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "wasgi: unknown command %q\n%s", cmd, usage)
-		return 2
 	}
 	cfg, err := sites.Load(*config)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if *listen != "" {
-		cfg.Server.Listen = strings.Split(*listen, ",")
+	if listen != "" {
+		cfg.Server.Listen = strings.Split(listen, ",")
 	}
 	switch cmd {
 	case "manage":
 		log := host.NewLogger(stderr, "console").Level(zerolog.WarnLevel)
 		code, err := host.Manage(context.Background(), cfg, fs.Arg(0), fs.Args()[1:], host.RunOptions{
-			Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Timeout: *timeout, Log: log, Env: env.m,
+			Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Timeout: timeout, Log: log, Env: env.m,
 		})
 		if err != nil {
 			fmt.Fprintf(stderr, "wasgi manage: %v\n", err)
@@ -168,10 +193,11 @@ func serve(cfg *sites.Config, path string, stderr io.Writer, ready chan<- *host.
 			reload(ctx, h, path, log)
 			continue
 		case syscall.SIGUSR1:
-			switch reopened, err := h.ReopenLogs(); {
-			case err != nil:
+			// Logged also without an access_log_file: the operator who
+			// sent the signal sees that it arrived.
+			if _, err := h.ReopenLogs(); err != nil {
 				log.Error().Err(err).Msg("reopen logs")
-			case reopened:
+			} else {
 				log.Info().Msg("access log reopened")
 			}
 			continue
@@ -206,6 +232,26 @@ func reload(ctx context.Context, h *host.Host, path string, log zerolog.Logger) 
 		return
 	}
 	log.Info().Str("config", cfg.File).Int("sites", len(cfg.Sites)).Msg("reloaded")
+}
+
+// parseFlags parses args into fs. The usage asked for with -h or -help
+// goes to stdout and exits 0, as a help request succeeded; a bad flag's
+// message and the usage go to stderr and exit 2. ok is false when the
+// command should exit with code.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	defer fs.SetOutput(stderr)
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		stdout.Write(out.Bytes())
+		return 0, false
+	}
+	stderr.Write(out.Bytes())
+	return 2, false
 }
 
 // envFlag collects -e KEY=VALUE flags.

@@ -60,6 +60,39 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// TestHelp: -h, -help and --help print the command's usage and flags to
+// stdout and exit 0, as asked for; a bad flag (one of another command
+// too) prints them to stderr and exits 2.
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in the usage
+	}{
+		{[]string{"serve", "--help"}, "-listen"},
+		{[]string{"serve", "-h"}, "usage: wasgi serve"},
+		{[]string{"check", "--help"}, "usage: wasgi check [-c wasgi.toml]"},
+		{[]string{"sites", "-help"}, "-c string"},
+		{[]string{"manage", "--help"}, "-timeout"},
+		{[]string{"import", "apache", "--help"}, "-o string"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tc.args, &out, &errb, nil); code != 0 {
+				t.Fatalf("exit %d; stderr %q", code, errb.String())
+			}
+			if !strings.Contains(out.String(), tc.want) || errb.Len() > 0 {
+				t.Fatalf("stdout %q lacks %q; stderr %q", out.String(), tc.want, errb.String())
+			}
+		})
+	}
+	for _, args := range [][]string{{"serve", "-bogus"}, {"check", "-listen", "127.0.0.1:0"}, {"frobnicate", "-h"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb, nil); code != 2 || out.Len() > 0 || !strings.Contains(errb.String(), "usage: wasgi") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and the usage on stderr", args, code, out.String(), errb.String())
+		}
+	}
+}
+
 // writeGoodConfig writes a config serving the test guest on a free port.
 func writeGoodConfig(t *testing.T, settings string) string {
 	dir := t.TempDir()
@@ -163,6 +196,92 @@ func TestServeSignals(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// TestServeReopenLogs: SIGUSR1 logs "access log reopened", also without
+// an access_log_file; after the file was moved, lines go to a new file at
+// its path; when the path cannot be opened, "reopen logs" says why and
+// the old file keeps the lines.
+func TestServeReopenLogs(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	path := writeGoodConfig(t, "v1")
+	good, _ := os.ReadFile(path)
+	withFile := strings.Replace(string(good), `access_log = "off"`, `access_log_file = "`+logPath+`"`, 1)
+	for _, tc := range []struct {
+		name, config string
+	}{{"stdout", strings.Replace(string(good), `access_log = "off"`, `access_log = "combined"`, 1)}, {"file", withFile}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(path, []byte(tc.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ready := make(chan *host.Host, 1)
+			done := make(chan int, 1)
+			var stderr syncWriter
+			go func() { done <- run([]string{"serve", "-c", path}, io.Discard, &stderr, ready) }()
+			var h *host.Host
+			select {
+			case h = <-ready:
+			case code := <-done:
+				t.Fatalf("serve exited %d: %s", code, stderr.String())
+			}
+			defer func() {
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+				<-done
+			}()
+			get := func() {
+				resp, err := http.Get("http://" + h.Addrs()[0].String() + "/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			usr1 := func(want string) {
+				t.Helper()
+				before := strings.Count(stderr.String(), want)
+				syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+				for deadline := time.Now().Add(10 * time.Second); strings.Count(stderr.String(), want) == before; {
+					if time.Now().After(deadline) {
+						t.Fatalf("SIGUSR1: no %q logged:\n%s", want, stderr.String())
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			usr1(`"message":"access log reopened"`)
+			if tc.name == "stdout" {
+				return
+			}
+			get()
+			if err := os.Rename(logPath, logPath+".1"); err != nil {
+				t.Fatal(err)
+			}
+			get() // still into the moved file
+			usr1(`"message":"access log reopened"`)
+			get()
+			lines := func(p string) int {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return strings.Count(string(b), "\n")
+			}
+			if n, m := lines(logPath+".1"), lines(logPath); n != 2 || m != 1 {
+				t.Fatalf("%d lines in the moved file, %d in the new one; want 2 and 1", n, m)
+			}
+			// A path that cannot be opened: the old file stays in use.
+			if err := os.Remove(logPath); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(logPath, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			usr1(`"message":"reopen logs"`)
+			if !strings.Contains(stderr.String(), `"level":"error"`) || !strings.Contains(stderr.String(), "the old file stays in use") {
+				t.Fatalf("reopen failure not logged as an error with its cause:\n%s", stderr.String())
+			}
+		})
 	}
 }
 

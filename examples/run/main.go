@@ -4,8 +4,10 @@
 //
 // `go run ./examples/run python` serves the Python examples instead
 // (examples/python/wasgi.toml): it builds the Python runtime once with
-// runtimes/python/build.sh (a few minutes), installs Debian's python3-django
-// and python3-flask when missing, and collects Django's static files.
+// runtimes/python/build.sh (a few minutes), installs the Debian packages
+// each example imports (python3-django for the Django sites, python3-flask
+// for the Flask one) when missing, printing the apt-get command first,
+// and collects Django's static files.
 package main
 
 import (
@@ -108,14 +110,7 @@ func preparePython() {
 		fmt.Fprintln(os.Stderr, "building the Python runtime (once; a few minutes): runtimes/python/build.sh")
 		run("", "bash", "runtimes/python/build.sh")
 	}
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/django"); err != nil {
-		fmt.Fprintln(os.Stderr, "installing Debian's python3-django and python3-flask")
-		sudo := []string{}
-		if os.Geteuid() != 0 {
-			sudo = []string{"sudo"}
-		}
-		run("", append(sudo, "apt-get", "install", "-y", "-qq", "python3-django", "python3-flask")...)
-	}
+	installPackages(distPackages)
 	run("examples/python/django", "/usr/bin/python3", "manage.py", "collectstatic", "--noinput", "-v", "0")
 	// The board: Django 5.2 from Debian sid, its database and static files
 	// made by wasgi manage, in the app's own sandbox.
@@ -127,6 +122,67 @@ func preparePython() {
 	manage := []string{wasgi, "manage", "-c", "examples/python/wasgi.toml", "board"}
 	run("", append(manage, "migrate", "-v", "0")...)
 	run("", append(manage, "collectstatic", "--noinput", "-v", "0")...)
+}
+
+// distPackages is where Debian installs pure-Python packages; the Flask
+// and the two Django 3.2 examples mount it read-only (python_path).
+const distPackages = "/usr/lib/python3/dist-packages"
+
+// pythonNeeds lists, for each Debian package the examples import from
+// distPackages, the example that needs it and the folders that show it is
+// there: each package's own, so that a dependency removed by hand is
+// found too.
+var pythonNeeds = []struct{ pkg, example, dir string }{
+	{"python3-django", "the Django sites alpha and beta", "django"},
+	{"python3-asgiref", "the Django sites alpha and beta", "asgiref"},
+	{"python3-sqlparse", "the Django sites alpha and beta", "sqlparse"},
+	{"python3-flask", "the Flask site", "flask"},
+	{"python3-werkzeug", "the Flask site", "werkzeug"},
+	{"python3-jinja2", "the Flask site", "jinja2"},
+	{"python3-itsdangerous", "the Flask site", "itsdangerous"},
+	{"python3-click", "the Flask site", "click"},
+	{"python3-markupsafe", "the Flask site", "markupsafe"},
+}
+
+// missingPackages returns the Debian packages of pythonNeeds whose
+// folder is not in dist, each with the example that needs it.
+func missingPackages(dist string) (pkgs, why []string) {
+	for _, n := range pythonNeeds {
+		if fi, err := os.Stat(filepath.Join(dist, n.dir)); err != nil || !fi.IsDir() {
+			pkgs = append(pkgs, n.pkg)
+			why = append(why, n.pkg+" ("+n.example+")")
+		}
+	}
+	return pkgs, why
+}
+
+// installPackages installs, with apt-get and saying so first, the Debian
+// packages the Python examples need and dist lacks; when it cannot, it
+// stops and tells the user the command, rather than serving an example
+// that could only answer 503.
+func installPackages(dist string) {
+	pkgs, why := missingPackages(dist)
+	if len(pkgs) == 0 {
+		return
+	}
+	argv := []string{"apt-get", "install", "-y", "-qq"}
+	if os.Geteuid() != 0 {
+		argv = append([]string{"sudo"}, argv...)
+	}
+	argv = append(argv, pkgs...)
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		fail(fmt.Sprintf("the Python examples need Debian's %s in %s, and there is no apt-get here", strings.Join(why, ", "), dist))
+	}
+	fmt.Fprintf(os.Stderr, "installing what the Python examples need: %s\n  %s\n", strings.Join(why, ", "), strings.Join(argv, " "))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fail(fmt.Sprintf("%v: %v; install them yourself and run me again: %s", argv, err, strings.Join(argv, " ")))
+	}
+	if _, why := missingPackages(dist); len(why) > 0 {
+		fail(fmt.Sprintf("still missing after apt-get: %s (in %s)", strings.Join(why, ", "), dist))
+	}
 }
 
 func runEnv(env []string, dir string, argv ...string) {

@@ -145,3 +145,25 @@ func cmdlines(pids []int) string {
 	}
 	return b.String()
 }
+
+// TestMissingPackages: each Python example's Debian packages are checked
+// on their own, so Django being there no longer hides Flask missing (the
+// Flask example then answered 500 to every request).
+func TestMissingPackages(t *testing.T) {
+	dist := t.TempDir()
+	for _, d := range []string{"django", "asgiref", "sqlparse", "jinja2", "markupsafe", "click", "itsdangerous"} {
+		if err := os.Mkdir(filepath.Join(dist, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkgs, why := missingPackages(dist)
+	if strings.Join(pkgs, " ") != "python3-flask python3-werkzeug" || !strings.Contains(strings.Join(why, ", "), "python3-flask (the Flask site)") {
+		t.Fatalf("missing %q (%q), want python3-flask and python3-werkzeug for the Flask site", pkgs, why)
+	}
+	for _, d := range []string{"flask", "werkzeug"} {
+		os.Mkdir(filepath.Join(dist, d), 0o755)
+	}
+	if pkgs, _ := missingPackages(dist); len(pkgs) != 0 {
+		t.Fatalf("all there, still missing %q", pkgs)
+	}
+}
