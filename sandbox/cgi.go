@@ -117,7 +117,8 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	deadline.Store(dl.UnixNano())
 	files := &fileCount{all: &g.rt.files}
 	mc = mc.WithNanosleep(boundedSleep(deadline)).WithFSConfig(c.dirs.config(files))
-	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net, roots: c.locks, files: files}
+	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net, roots: c.locks, files: files,
+		cpu: &cpuSlot{sched: g.rt.cpu, share: &g.share, count: g.c}}
 	defer state.close()
 	cctx = withState(cctx, state)
 	var mem *memoryAllocator
@@ -128,10 +129,12 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	var err error
 	deprioritizeIfLong(g.rt.renice, func() {
 		mem.inUse(func() {
-			var mod api.Module
-			if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart, c.cfg.StackLimit); mod != nil {
-				mod.Close(cctx)
-			}
+			state.cpu.onCPU(cctx, func() {
+				var mod api.Module
+				if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart, c.cfg.StackLimit); mod != nil {
+					mod.Close(cctx)
+				}
+			})
 		})
 	})
 	mem.refill()

@@ -30,6 +30,7 @@ type GroupConfig struct {
 type Counters struct {
 	served, created, recycled  atomic.Int64
 	trapped, timedOut, refused atomic.Int64
+	cpuNS, cpuWaitNS           atomic.Int64 // guest code run with a CPU token, and time waiting for one (cpu.go)
 }
 
 // Stats are a group's counters and gauges.
@@ -37,6 +38,10 @@ type Stats struct {
 	InUse, Idle, Queued        int64 // gauges
 	Served, Created, Recycled  int64 // counters
 	Trapped, TimedOut, Refused int64 // counters
+	// CPU is the time the group's calls held a CPU token (running guest
+	// code, the rewritten module's checks included); CPUWait the time
+	// they waited for one because others held them all.
+	CPU, CPUWait time.Duration
 }
 
 // Group shares a capacity of instances between the apps (pools) assigned
@@ -57,6 +62,7 @@ type Group struct {
 
 	inUse, queued atomic.Int64
 	c             *Counters
+	share         cpuShare // recent CPU use, for the scheduler (cpu.go); under rt.cpu.mu
 }
 
 // NewGroup creates a daemon group. Close it when done.
@@ -86,6 +92,7 @@ func (g *Group) Stats() Stats {
 		InUse: g.inUse.Load(), Idle: int64(max(idle, 0)), Queued: g.queued.Load(),
 		Served: g.c.served.Load(), Created: g.c.created.Load(), Recycled: g.c.recycled.Load(),
 		Trapped: g.c.trapped.Load(), TimedOut: g.c.timedOut.Load(), Refused: g.c.refused.Load(),
+		CPU: time.Duration(g.c.cpuNS.Load()), CPUWait: time.Duration(g.c.cpuWaitNS.Load()),
 	}
 }
 

@@ -36,7 +36,8 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
 	files := &fileCount{all: &p.g.rt.files}
 	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline)).WithFSConfig(p.dirs.config(files))
-	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks, files: files}
+	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks, files: files,
+		cpu: &cpuSlot{sched: p.g.rt.cpu, share: &p.g.share, count: p.g.c}}
 	ctx = withState(context.WithoutCancel(ctx), state)
 	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {
@@ -56,14 +57,16 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	var g *guard
 	deprioritized(p.g.rt.renice, func() {
 		mem.inUse(func() {
-			if mod, g, err = p.m.instantiate(ctx, mc, init, p.cfg.StackLimit); err != nil || snap == nil {
-				return
-			}
-			state.reserveHandles(snap.handles)
-			if err = armed(ctx, g, func() error { return snap.restore(ctx, mod) }); err != nil {
-				mod.Close(ctx)
-				mod = nil
-			}
+			state.cpu.onCPU(ctx, func() {
+				if mod, g, err = p.m.instantiate(ctx, mc, init, p.cfg.StackLimit); err != nil || snap == nil {
+					return
+				}
+				state.reserveHandles(snap.handles)
+				if err = armed(ctx, g, func() error { return snap.restore(ctx, mod) }); err != nil {
+					mod.Close(ctx)
+					mod = nil
+				}
+			})
 		})
 	})
 	if err == nil && snap == nil && p.cfg.Snapshot {

@@ -1,0 +1,264 @@
+package sandbox
+
+import (
+	"container/heap"
+	"context"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/wasgi/wasgi/internal/wasmrw"
+)
+
+// The CPU scheduler. wazero's machine code cannot be preempted, so
+// without one the kernel shares the cores among every thread running
+// guest code: a site flooding the host with spinning requests has as
+// many threads as requests, and a quiet site's request waits behind
+// them. So guest code runs only with a CPU token, one per core:
+//
+//   - a call takes a token before it enters guest code (a request, an
+//     instance's start, a CGI run) and gives it back when it leaves;
+//   - at its yields (every wasmrw.YieldEvery loop iterations and calls,
+//     30–60 µs of guest code) a call that has run for a quantum gives its
+//     token to a waiting call, if there is one, and queues again;
+//   - around host calls that can block (the request body, the client,
+//     outbound connections, file locks, sleeps) it holds no token;
+//   - waiting calls are served by the recent CPU use of their daemon
+//     group, the least first (decayed with a half-life of a second), then
+//     in arrival order: a quiet group's request runs before a flooding
+//     group's next quantum, and groups that both want the CPU share it.
+//
+// The scheduling point is a function listener on $yield, which wazero
+// calls in Go before each yield (wazero compiles no call into the other
+// functions). A module the rewriter cannot instrument has no yields: its
+// calls take a token at entry and keep it until they leave.
+
+// cpuQuantum is how long a call runs guest code before it lets a waiting
+// call have its token: a quiet request waits for at most about this long
+// behind a spinning one, and a busy host switches calls about this often
+// (a switch costs a few microseconds).
+const cpuQuantum = 500 * time.Microsecond
+
+// cpuHalfLife is how fast a group's recent CPU use is forgotten.
+const cpuHalfLife = time.Second
+
+// cpuCores is the number of CPU tokens: the GOMAXPROCS the process started
+// with (cores, or the container's quota), before SetGOMAXPROCS raises it.
+var cpuCores = runtime.GOMAXPROCS(0)
+
+// cpuSched hands out the CPU tokens.
+type cpuSched struct {
+	mu      sync.Mutex
+	free    int
+	waiting cpuQueue
+	nwait   atomic.Int32 // len(waiting), read at yields without the lock
+	seq     uint64
+}
+
+func newCPUSched(tokens int) *cpuSched {
+	return &cpuSched{free: max(tokens, 1)}
+}
+
+// cpuShare is a daemon group's recent CPU use, in decayed nanoseconds.
+type cpuShare struct {
+	used float64
+	at   int64 // nanotime of the last update
+}
+
+// usage decays the share to now; s.mu is held.
+func (c *cpuShare) usage(now int64) float64 {
+	if c.at != 0 && now > c.at {
+		c.used *= math.Exp2(-float64(now-c.at) / float64(cpuHalfLife))
+	}
+	c.at = now
+	return c.used
+}
+
+// key orders shares by their usage as of any one moment: decay scales
+// every share alike, so log2(used) + at/halfLife compares them without
+// decaying each to a common time. A share that used nothing comes first.
+func (c *cpuShare) key() float64 {
+	if c.used <= 0 {
+		return math.Inf(-1)
+	}
+	return math.Log2(c.used) + float64(c.at)/float64(cpuHalfLife)
+}
+
+// cpuSlot is one call's hold on the CPU; an instance has one, used by
+// the call running on it.
+type cpuSlot struct {
+	sched   *cpuSched
+	share   *cpuShare
+	count   *Counters // the group's: CPU time held and waited
+	holding bool
+	since   int64 // nanotime the token was taken
+}
+
+// cpuWaiter is a call waiting for a token.
+type cpuWaiter struct {
+	prio  float64 // its group's cpuShare.key when it queued
+	seq   uint64
+	ready chan struct{}
+	index int // in the heap; -1 once granted or gone
+}
+
+type cpuQueue []*cpuWaiter
+
+func (q cpuQueue) Len() int { return len(q) }
+func (q cpuQueue) Less(i, j int) bool {
+	if q[i].prio != q[j].prio {
+		return q[i].prio < q[j].prio
+	}
+	return q[i].seq < q[j].seq
+}
+func (q cpuQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i]; q[i].index, q[j].index = i, j }
+func (q *cpuQueue) Push(x any)   { w := x.(*cpuWaiter); w.index = len(*q); *q = append(*q, w) }
+func (q *cpuQueue) Pop() any {
+	old := *q
+	w := old[len(old)-1]
+	*q = old[:len(old)-1]
+	w.index = -1
+	return w
+}
+func (q *cpuQueue) peek() *cpuWaiter { return (*q)[0] }
+
+// nanotime is a monotonic clock in ns.
+func nanotime() int64 { return int64(time.Since(clockBase)) }
+
+var clockBase = time.Now()
+
+// acquire takes a token for the slot, waiting in the group's turn; it
+// gives up when ctx ends (the call is then past its deadline and traps
+// at its next yield, holding nothing).
+func (c *cpuSlot) acquire(ctx context.Context) {
+	if c == nil || c.holding {
+		return
+	}
+	s := c.sched
+	s.mu.Lock()
+	if s.free > 0 && len(s.waiting) == 0 {
+		s.free--
+		s.mu.Unlock()
+		c.holding, c.since = true, nanotime()
+		return
+	}
+	s.seq++
+	w := &cpuWaiter{prio: c.share.key(), seq: s.seq, ready: make(chan struct{})}
+	heap.Push(&s.waiting, w)
+	s.nwait.Store(int32(len(s.waiting)))
+	s.mu.Unlock()
+	start := nanotime()
+	select {
+	case <-w.ready:
+		c.holding, c.since = true, nanotime()
+		if c.count != nil {
+			c.count.cpuWaitNS.Add(c.since - start)
+		}
+	case <-ctx.Done():
+		s.mu.Lock()
+		if w.index >= 0 { // still queued: leave
+			heap.Remove(&s.waiting, w.index)
+			s.nwait.Store(int32(len(s.waiting)))
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		// Granted as ctx ended: the token is ours to give back.
+		c.holding, c.since = true, nanotime()
+		c.release()
+	}
+}
+
+// release gives the token back, to the first waiter if any, charging the
+// time held to the group.
+func (c *cpuSlot) release() {
+	if c == nil || !c.holding {
+		return
+	}
+	c.holding = false
+	now := nanotime()
+	if c.count != nil {
+		c.count.cpuNS.Add(now - c.since)
+	}
+	s := c.sched
+	s.mu.Lock()
+	c.share.used = c.share.usage(now) + float64(now-c.since)
+	if len(s.waiting) > 0 {
+		w := heap.Pop(&s.waiting).(*cpuWaiter)
+		s.nwait.Store(int32(len(s.waiting)))
+		s.mu.Unlock()
+		close(w.ready) // the token passes to w directly
+		return
+	}
+	s.free++
+	s.mu.Unlock()
+}
+
+// yield is the scheduling point at a guest's yields: past its quantum,
+// with another call waiting, the call queues again behind the groups
+// that used less CPU than its own.
+func (c *cpuSlot) yield(ctx context.Context) {
+	// Not holding: guest code outside onCPU (a snapshot's getters), or a
+	// call that stopped waiting at its deadline and is about to trap.
+	if c == nil || !c.holding {
+		return
+	}
+	if c.sched.nwait.Load() == 0 || nanotime()-c.since < int64(cpuQuantum) {
+		return
+	}
+	c.release()
+	c.acquire(ctx)
+}
+
+// onCPU runs fn, guest code of the instance whose slot is c, holding a
+// token.
+func (c *cpuSlot) onCPU(ctx context.Context, fn func()) {
+	c.acquire(ctx)
+	defer c.release()
+	fn()
+}
+
+// offCPU wraps a host function that can block so that its guest holds no
+// token while it runs.
+func offCPU(fn api.GoModuleFunc) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		s := stateFrom(ctx)
+		if s == nil || s.cpu == nil || !s.cpu.holding {
+			fn(ctx, m, stack)
+			return
+		}
+		s.cpu.release()
+		defer s.cpu.acquire(ctx)
+		fn(ctx, m, stack)
+	}
+}
+
+// yieldListeners makes $yield (the export wasmrw.YieldExport) call the
+// scheduler; no other function gets a listener.
+type yieldListeners struct{}
+
+func (yieldListeners) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	for _, n := range def.ExportNames() {
+		if n == wasmrw.YieldExport {
+			return yieldListener{}
+		}
+	}
+	return nil
+}
+
+type yieldListener struct{}
+
+func (yieldListener) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	if s := stateFrom(ctx); s != nil {
+		s.cpu.yield(ctx)
+	}
+}
+
+func (yieldListener) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+
+func (yieldListener) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}
