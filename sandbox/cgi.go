@@ -129,12 +129,10 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	var err error
 	deprioritizeIfLong(g.rt.renice, func() {
 		mem.inUse(func() {
-			state.cpu.onCPU(cctx, func() {
-				var mod api.Module
-				if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart, c.cfg.StackLimit); mod != nil {
-					mod.Close(cctx)
-				}
-			})
+			var mod api.Module
+			if mod, _, err = c.m.instantiate(cctx, mc, abi.FuncStart, c.cfg.StackLimit); mod != nil {
+				mod.Close(cctx)
+			}
 		})
 	})
 	mem.refill()

@@ -23,15 +23,19 @@ import (
 //
 //   - a call takes a token before it enters guest code (a request, an
 //     instance's start, a CGI run) and gives it back when it leaves;
-//   - at its yields (every wasmrw.YieldEvery loop iterations and calls,
-//     30–60 µs of guest code) a call that has run for a quantum gives its
-//     token to a waiting call, if there is one, and queues again;
-//   - around host calls that can block (the request body, the client,
-//     outbound connections, file locks, sleeps) it holds no token;
 //   - waiting calls are served by the recent CPU use of their daemon
 //     group, the least first (decayed with a half-life of a second), then
-//     in arrival order: a quiet group's request runs before a flooding
-//     group's next quantum, and groups that both want the CPU share it.
+//     in arrival order;
+//   - at its yields (every wasmrw.YieldEvery loop iterations and calls,
+//     a few to 60 µs of guest code) a call gives its token to a waiting
+//     call of a group that used less CPU than its own at once, and to any
+//     waiting call once it has run for a quantum; then it queues again;
+//   - a call running longer than cpuLongCall is long: long calls hold at
+//     most all tokens but one (on more than one core), and give way to
+//     any short call at their next yield, so that one core always runs
+//     short requests and the host's own code;
+//   - around host calls that can block (the request body, the client,
+//     outbound connections, file locks, sleeps) a call holds no token.
 //
 // The scheduling point is a function listener on $yield, which wazero
 // calls in Go before each yield (wazero compiles no call into the other
@@ -39,10 +43,14 @@ import (
 // calls take a token at entry and keep it until they leave.
 
 // cpuQuantum is how long a call runs guest code before it lets a waiting
-// call have its token: a quiet request waits for at most about this long
-// behind a spinning one, and a busy host switches calls about this often
-// (a switch costs a few microseconds).
-const cpuQuantum = 500 * time.Microsecond
+// call of a group as busy as its own have its token: calls of equally
+// busy groups take turns about this often (a switch costs a few
+// microseconds).
+const cpuQuantum = 2 * time.Millisecond
+
+// cpuLongCall is when a call becomes long (the same time as nice_linux.go's
+// renicing).
+const cpuLongCall = 10 * time.Millisecond
 
 // cpuHalfLife is how fast a group's recent CPU use is forgotten.
 const cpuHalfLife = time.Second
@@ -54,14 +62,19 @@ var cpuCores = runtime.GOMAXPROCS(0)
 // cpuSched hands out the CPU tokens.
 type cpuSched struct {
 	mu      sync.Mutex
-	free    int
-	waiting cpuQueue
-	nwait   atomic.Int32 // len(waiting), read at yields without the lock
+	free    int          // tokens no call holds
+	longCap int          // the most tokens long calls may hold
+	long    int          // tokens long calls hold
+	short   cpuQueue     // calls waiting for a token
+	longQ   cpuQueue     // long calls waiting for a token
+	nwait   atomic.Int32 // len(short) + len(longQ), read at yields without the lock
+	nshort  atomic.Int32 // len(short)
 	seq     uint64
 }
 
 func newCPUSched(tokens int) *cpuSched {
-	return &cpuSched{free: max(tokens, 1)}
+	tokens = max(tokens, 1)
+	return &cpuSched{free: tokens, longCap: max(tokens-1, 1)}
 }
 
 // cpuShare is a daemon group's recent CPU use, in decayed nanoseconds.
@@ -70,7 +83,7 @@ type cpuShare struct {
 	at   int64 // nanotime of the last update
 }
 
-// usage decays the share to now; s.mu is held.
+// usage decays the share to now; the scheduler's lock is held.
 func (c *cpuShare) usage(now int64) float64 {
 	if c.at != 0 && now > c.at {
 		c.used *= math.Exp2(-float64(now-c.at) / float64(cpuHalfLife))
@@ -90,21 +103,24 @@ func (c *cpuShare) key() float64 {
 }
 
 // cpuSlot is one call's hold on the CPU; an instance has one, used by
-// the call running on it.
+// the call running on it, on the call's goroutine only.
 type cpuSlot struct {
-	sched   *cpuSched
-	share   *cpuShare
-	count   *Counters // the group's: CPU time held and waited
-	holding bool
-	since   int64 // nanotime the token was taken
+	sched     *cpuSched
+	share     *cpuShare
+	count     *Counters // the group's: CPU time held and waited
+	holding   bool
+	long      bool  // the call has run past longCall (counted in sched.long while holding)
+	since     int64 // nanotime the token was taken
+	callStart int64 // nanotime the call entered guest code
 }
 
 // cpuWaiter is a call waiting for a token.
 type cpuWaiter struct {
 	prio  float64 // its group's cpuShare.key when it queued
 	seq   uint64
+	long  bool
 	ready chan struct{}
-	index int // in the heap; -1 once granted or gone
+	index int // in its heap; -1 once granted or gone
 }
 
 type cpuQueue []*cpuWaiter
@@ -125,14 +141,40 @@ func (q *cpuQueue) Pop() any {
 	w.index = -1
 	return w
 }
-func (q *cpuQueue) peek() *cpuWaiter { return (*q)[0] }
 
 // nanotime is a monotonic clock in ns.
 func nanotime() int64 { return int64(time.Since(clockBase)) }
 
 var clockBase = time.Now()
 
-// acquire takes a token for the slot, waiting in the group's turn; it
+// counts refreshes the lock-free queue lengths; s.mu is held.
+func (s *cpuSched) counts() {
+	s.nwait.Store(int32(len(s.short) + len(s.longQ)))
+	s.nshort.Store(int32(len(s.short)))
+}
+
+// grant hands free tokens to waiters: short calls first, long calls
+// within longCap; s.mu is held.
+func (s *cpuSched) grant() {
+	for s.free > 0 {
+		var w *cpuWaiter
+		switch {
+		case len(s.short) > 0:
+			w = heap.Pop(&s.short).(*cpuWaiter)
+		case len(s.longQ) > 0 && s.long < s.longCap:
+			w = heap.Pop(&s.longQ).(*cpuWaiter)
+			s.long++
+		default:
+			s.counts()
+			return
+		}
+		s.free--
+		close(w.ready)
+	}
+	s.counts()
+}
+
+// acquire takes a token for the slot, waiting in its group's turn; it
 // gives up when ctx ends (the call is then past its deadline and traps
 // at its next yield, holding nothing).
 func (c *cpuSlot) acquire(ctx context.Context) {
@@ -141,16 +183,23 @@ func (c *cpuSlot) acquire(ctx context.Context) {
 	}
 	s := c.sched
 	s.mu.Lock()
-	if s.free > 0 && len(s.waiting) == 0 {
+	if s.free > 0 && len(s.short) == 0 && (!c.long || len(s.longQ) == 0 && s.long < s.longCap) {
 		s.free--
+		if c.long {
+			s.long++
+		}
 		s.mu.Unlock()
 		c.holding, c.since = true, nanotime()
 		return
 	}
 	s.seq++
-	w := &cpuWaiter{prio: c.share.key(), seq: s.seq, ready: make(chan struct{})}
-	heap.Push(&s.waiting, w)
-	s.nwait.Store(int32(len(s.waiting)))
+	w := &cpuWaiter{prio: c.share.key(), seq: s.seq, long: c.long, ready: make(chan struct{})}
+	q := &s.short
+	if c.long {
+		q = &s.longQ
+	}
+	heap.Push(q, w)
+	s.counts()
 	s.mu.Unlock()
 	start := nanotime()
 	select {
@@ -162,8 +211,8 @@ func (c *cpuSlot) acquire(ctx context.Context) {
 	case <-ctx.Done():
 		s.mu.Lock()
 		if w.index >= 0 { // still queued: leave
-			heap.Remove(&s.waiting, w.index)
-			s.nwait.Store(int32(len(s.waiting)))
+			heap.Remove(q, w.index)
+			s.counts()
 			s.mu.Unlock()
 			return
 		}
@@ -174,7 +223,7 @@ func (c *cpuSlot) acquire(ctx context.Context) {
 	}
 }
 
-// release gives the token back, to the first waiter if any, charging the
+// release gives the token back, to the next waiter if any, charging the
 // time held to the group.
 func (c *cpuSlot) release() {
 	if c == nil || !c.holding {
@@ -188,36 +237,59 @@ func (c *cpuSlot) release() {
 	s := c.sched
 	s.mu.Lock()
 	c.share.used = c.share.usage(now) + float64(now-c.since)
-	if len(s.waiting) > 0 {
-		w := heap.Pop(&s.waiting).(*cpuWaiter)
-		s.nwait.Store(int32(len(s.waiting)))
-		s.mu.Unlock()
-		close(w.ready) // the token passes to w directly
-		return
-	}
 	s.free++
+	if c.long {
+		s.long--
+	}
+	s.grant()
 	s.mu.Unlock()
 }
 
-// yield is the scheduling point at a guest's yields: past its quantum,
-// with another call waiting, the call queues again behind the groups
-// that used less CPU than its own.
+// yield is the scheduling point at a guest's yields (see above).
 func (c *cpuSlot) yield(ctx context.Context) {
 	// Not holding: guest code outside onCPU (a snapshot's getters), or a
 	// call that stopped waiting at its deadline and is about to trap.
 	if c == nil || !c.holding {
 		return
 	}
-	if c.sched.nwait.Load() == 0 || nanotime()-c.since < int64(cpuQuantum) {
+	now := nanotime()
+	if !c.long && now-c.callStart > int64(cpuLongCall) {
+		// Long from now on: queue as one (within longCap).
+		c.release()
+		c.long = true
+		c.acquire(ctx)
 		return
 	}
-	c.release()
-	c.acquire(ctx)
+	if c.sched.nwait.Load() == 0 {
+		return
+	}
+	s := c.sched
+	s.mu.Lock()
+	give := false
+	switch {
+	case c.long:
+		// A long call gives way to any short call, and takes turns
+		// with the other long ones.
+		give = len(s.short) > 0 || len(s.longQ) > 0 && now-c.since >= int64(cpuQuantum)
+	case len(s.short) > 0:
+		mine := c.share.key()
+		give = s.short[0].prio < mine || now-c.since >= int64(cpuQuantum)
+	}
+	s.mu.Unlock()
+	if give {
+		c.release()
+		c.acquire(ctx)
+	}
 }
 
 // onCPU runs fn, guest code of the instance whose slot is c, holding a
 // token.
 func (c *cpuSlot) onCPU(ctx context.Context, fn func()) {
+	if c == nil {
+		fn()
+		return
+	}
+	c.long, c.callStart = false, nanotime()
 	c.acquire(ctx)
 	defer c.release()
 	fn()

@@ -167,7 +167,71 @@ func TestCPUSchedGuests(t *testing.T) {
 	}
 	rt.cpu.mu.Lock()
 	defer rt.cpu.mu.Unlock()
-	if rt.cpu.free != 1 || len(rt.cpu.waiting) != 0 {
-		t.Fatalf("after the calls: %d free tokens, %d waiting; want 1, 0", rt.cpu.free, len(rt.cpu.waiting))
+	if rt.cpu.free != 1 || len(rt.cpu.short)+len(rt.cpu.longQ) != 0 {
+		t.Fatalf("after the calls: %d free tokens, %d waiting; want 1, 0", rt.cpu.free, len(rt.cpu.short)+len(rt.cpu.longQ))
+	}
+}
+
+// TestCPUSchedLongCap: long calls hold at most all tokens but one, so a
+// short call finds a token while two long calls want both; and a long
+// call gives its token to a waiting short call at its next yield.
+func TestCPUSchedLongCap(t *testing.T) {
+	s := newCPUSched(2)
+	mk := func() *cpuSlot { return &cpuSlot{sched: s, share: &cpuShare{}} }
+	a, b := mk(), mk()
+	for _, c := range []*cpuSlot{a, b} {
+		c.acquire(context.Background())
+		c.callStart = nanotime() - int64(2*cpuLongCall)
+	}
+	a.yield(context.Background()) // a becomes long, keeps a token
+	if !a.holding || !a.long || s.long != 1 {
+		t.Fatalf("a: holding %v, long %v; %d long tokens", a.holding, a.long, s.long)
+	}
+	bDone := make(chan struct{})
+	go func() {
+		b.yield(context.Background()) // b becomes long: must wait, the cap is 1
+		close(bDone)
+	}()
+	waitQueued(t, s, 1)
+	select {
+	case <-bDone:
+		t.Fatal("a second long call got a token past the cap")
+	default:
+	}
+	short := mk()
+	short.acquire(context.Background()) // the token b gave back
+	if !short.holding {
+		t.Fatal("a short call found no token")
+	}
+	// Another short call waits; a's next yield gives it a's token.
+	got := make(chan struct{})
+	go func() {
+		c := mk()
+		c.acquire(context.Background())
+		close(got)
+		c.release()
+	}()
+	waitQueued(t, s, 2)
+	aDone := make(chan struct{})
+	go func() {
+		a.yield(context.Background())
+		close(aDone)
+	}()
+	<-got
+	short.release()
+	// One long call at a time: whichever has the token gives it to the
+	// other when it ends.
+	select {
+	case <-aDone:
+		a.release()
+		<-bDone
+		b.release()
+	case <-bDone:
+		b.release()
+		<-aDone
+		a.release()
+	}
+	if s.free != 2 || s.long != 0 || s.nwait.Load() != 0 {
+		t.Fatalf("after everyone: %d free, %d long, %d waiting", s.free, s.long, s.nwait.Load())
 	}
 }

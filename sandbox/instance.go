@@ -57,16 +57,14 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	var g *guard
 	deprioritized(p.g.rt.renice, func() {
 		mem.inUse(func() {
-			state.cpu.onCPU(ctx, func() {
-				if mod, g, err = p.m.instantiate(ctx, mc, init, p.cfg.StackLimit); err != nil || snap == nil {
-					return
-				}
-				state.reserveHandles(snap.handles)
-				if err = armed(ctx, g, func() error { return snap.restore(ctx, mod) }); err != nil {
-					mod.Close(ctx)
-					mod = nil
-				}
-			})
+			if mod, g, err = p.m.instantiate(ctx, mc, init, p.cfg.StackLimit); err != nil || snap == nil {
+				return
+			}
+			state.reserveHandles(snap.handles)
+			if err = armed(ctx, g, func() error { return snap.restore(ctx, mod) }); err != nil {
+				mod.Close(ctx)
+				mod = nil
+			}
 		})
 	})
 	if err == nil && snap == nil && p.cfg.Snapshot {
@@ -153,8 +151,15 @@ func (m *Module) instantiate(ctx context.Context, mc wazero.ModuleConfig, start 
 		return mod, nil, err
 	}
 	if start != "" {
-		err = armed(ctx, g, func() error {
-			_, err := mod.ExportedFunction(start).Call(ctx)
+		// Only the guest code holds a CPU token, not the host's work of
+		// making the instance (memory, data segments): that does not
+		// yield, and would keep other calls waiting (cpu.go).
+		var cpu *cpuSlot
+		if s := stateFrom(ctx); s != nil {
+			cpu = s.cpu
+		}
+		err = armed(ctx, g, func() (err error) {
+			cpu.onCPU(ctx, func() { _, err = mod.ExportedFunction(start).Call(ctx) })
 			return exitOK(err)
 		})
 		if err != nil {
