@@ -772,6 +772,8 @@ func fmtBytes(n int64) string {
 func fmtDuration(sec float64) string {
 	d := time.Duration(sec * float64(time.Second))
 	switch {
+	case d < 10*time.Second && d != d.Truncate(time.Second):
+		return fmt.Sprintf("%.1fs", d.Seconds())
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Hour:
@@ -786,14 +788,16 @@ func fmtDuration(sec float64) string {
 // request. Only numbers go into them, formatted here; nothing of the
 // config does, so template.HTML is safe.
 
-const chartW, chartH = 160.0, 34.0
+const (
+	chartW, chartH = 160.0, 38.0
+	chartTop       = 11.0 // the line stays below the "max" label
+)
 
 // sparkPath returns an SVG line and the area under it for values (nil:
-// no data) placed right-aligned on statusPoints-1 slots, scaled to top.
+// no data) across the chart's width, scaled to top. Every site's and
+// group's history has the same steps, so the charts share a time axis.
 func sparkPath(values []*float64, top float64) (line, area string) {
-	slots := statusPoints - 1
-	off := slots - len(values)
-	dx := chartW / float64(slots-1)
+	dx := chartW / float64(max(len(values)-1, 1))
 	var lb, ab strings.Builder
 	var started bool
 	var lastX, firstX float64
@@ -801,10 +805,10 @@ func sparkPath(values []*float64, top float64) (line, area string) {
 		if v == nil {
 			continue
 		}
-		x := float64(off+i) * dx
+		x := float64(i) * dx
 		y := chartH - 1
 		if top > 0 {
-			y = chartH - 1 - (chartH-3)*math.Min(*v/top, 1)
+			y = chartH - 1 - (chartH-chartTop)*math.Min(*v/top, 1)
 		}
 		cmd := "L"
 		if !started {
