@@ -288,9 +288,9 @@ type StatusGroup struct {
 
 // StatusGroupTotals are a group's counters, since the start or over a span.
 type StatusGroupTotals struct {
-	Seconds       float64 `json:"seconds"` // the span; 0 for totals
-	Calls         int64   `json:"calls"`
-	PerSecond     float64 `json:"per_second"`
+	Seconds       float64 `json:"seconds"`    // the span; 0 for totals
+	Calls         int64   `json:"calls"`      // guest calls: requests, auth checks, CGI runs
+	PerSecond     float64 `json:"per_second"` // calls per second over the span; 0 for totals
 	Created       int64   `json:"created"`
 	Recycled      int64   `json:"recycled"`
 	Traps         int64   `json:"traps"`
@@ -385,9 +385,11 @@ func (h *Host) statusReport(now time.Time) *StatusReport {
 		t := cur.sites[st.name]
 		ss := StatusSite{Name: st.name, Hosts: hosts[st.name], Apps: []StatusApp{}, History: []*StatusPoint{}}
 		ss.Requests = StatusClasses{Total: t.requests(), C1xx: t.classes[1], C2xx: t.classes[2], C3xx: t.classes[3], C4xx: t.classes[4], C5xx: t.classes[5]}
-		ss.LastMinute = siteSpan(first(snaps, recent, func(sn *snapshot) bool { return sn.sites[st.name] != nil }).sites[st.name], t, now.Sub(recent.at))
-		ss.Window = siteSpan(first(snaps, snaps[0], func(sn *snapshot) bool { return sn.sites[st.name] != nil }).sites[st.name], t, now.Sub(snaps[0].at))
-		ss.LastMinute.Seconds, ss.Window.Seconds = round(now.Sub(recent.at).Seconds(), 1), rep.WindowSeconds
+		has := func(sn *snapshot) bool { return sn.sites[st.name] != nil }
+		from := first(snaps, recent, has)
+		ss.LastMinute = siteSpan(from.sites[st.name], t, now.Sub(from.at))
+		from = first(snaps, snaps[0], has)
+		ss.Window = siteSpan(from.sites[st.name], t, now.Sub(from.at))
 		for i := 1; i < len(snaps)-1; i++ { // whole steps only: the last one is still running
 			a, b := snaps[i-1].sites[st.name], snaps[i].sites[st.name]
 			if a == nil || b == nil {
@@ -423,8 +425,10 @@ func (h *Host) statusReport(now time.Time) *StatusReport {
 			sg.Private, sg.Instances, sg.MinInstances = gc.Private, gc.Instances, gc.MinInstances
 		}
 		has := func(sn *snapshot) bool { _, ok := sn.groups[name]; return ok }
-		sg.LastMinute = groupSpan(first(snaps, recent, has).groups[name], g, now.Sub(recent.at))
-		sg.Window = groupSpan(first(snaps, snaps[0], has).groups[name], g, now.Sub(snaps[0].at))
+		from := first(snaps, recent, has)
+		sg.LastMinute = groupSpan(from.groups[name], g, now.Sub(from.at))
+		from = first(snaps, snaps[0], has)
+		sg.Window = groupSpan(from.groups[name], g, now.Sub(from.at))
 		for i := 1; i < len(snaps)-1; i++ {
 			a, aok := snaps[i-1].groups[name]
 			b, bok := snaps[i].groups[name]
@@ -517,7 +521,7 @@ func (h *Host) statusApp(s *state, a *app) StatusApp {
 
 // siteSpan is what a site served between two snapshots of it, d apart.
 func siteSpan(a, b *siteTotals, d time.Duration) StatusSpan {
-	var sp StatusSpan
+	sp := StatusSpan{Seconds: round(d.Seconds(), 1)}
 	if a == nil || b == nil {
 		return sp
 	}
