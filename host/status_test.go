@@ -319,6 +319,46 @@ func TestStatusFailingApp(t *testing.T) {
 	}
 }
 
+// TestStatusStarting: an instance being created counts as starting, not
+// busy (the C guest of startFailSites waits in its constructor while
+// /data/hold exists), in sandbox.Stats and on the status page.
+func TestStatusStarting(t *testing.T) {
+	data := t.TempDir()
+	hold := filepath.Join(data, "hold")
+	if err := os.WriteFile(hold, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	th := startStatusHost(t, startFailSites(t, data), time.Hour)
+	done := make(chan int)
+	go func() {
+		req, _ := http.NewRequest("GET", th.url+"/", nil)
+		req.Host = "bad.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	waitFor(t, "an instance starting", func() bool { return th.state.Load().groups["bad/main"].Stats().Starting == 1 })
+	g := statusJSON(t, th, false).group(t, "bad/main")
+	if g.Starting != 1 || g.Busy != 0 {
+		t.Errorf("while the instance starts: starting %d, busy %d", g.Starting, g.Busy)
+	}
+	_, page := adminGet(t, th, "/status", false)
+	if !strings.Contains(page, `<rect class="starting"`) {
+		t.Error("the page's instance bar shows nothing starting")
+	}
+	os.Remove(hold)
+	if code := <-done; code != 200 {
+		t.Fatalf("the request after the start: %d", code)
+	}
+	if g := statusJSON(t, th, false).group(t, "bad/main"); g.Starting != 0 || g.Idle != 1 {
+		t.Errorf("after the start: starting %d, idle %d", g.Starting, g.Idle)
+	}
+}
+
 // waitFor polls cond until it holds, failing after 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
