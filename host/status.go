@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wasgi/wasgi/sites"
 )
 
 // The status page: the admin listener's /status (HTML) and /status.json,
@@ -110,7 +112,7 @@ func (r *statusRecorder) snapshots() []*snapshot {
 	return slices.Clone(r.snaps)
 }
 
-// snapshot reads the counters of s's sites and groups.
+// snapshotOf reads the counters of s's sites and groups.
 func snapshotOf(s *state, now time.Time) *snapshot {
 	snap := &snapshot{at: now, sites: make(map[string]*siteTotals, len(s.sites)), groups: make(map[string]groupStats, len(s.groups))}
 	for _, st := range s.sites {
@@ -376,14 +378,14 @@ func (h *Host) statusReport(now time.Time) *StatusReport {
 		}
 	}
 
-	hosts := map[string][]string{}
+	configs := make(map[string]*sites.Site, len(s.cfg.Sites))
 	for _, sc := range s.cfg.Sites {
-		hosts[sc.Name] = sc.Hosts
+		configs[sc.Name] = sc
 	}
 	groupApps := map[string][]string{}
 	for _, st := range s.sites {
-		t := cur.sites[st.name]
-		ss := StatusSite{Name: st.name, Hosts: hosts[st.name], Apps: []StatusApp{}, History: []*StatusPoint{}}
+		t, sc := cur.sites[st.name], configs[st.name]
+		ss := StatusSite{Name: st.name, Hosts: sc.Hosts, Apps: []StatusApp{}, History: []*StatusPoint{}}
 		ss.Requests = StatusClasses{Total: t.requests(), C1xx: t.classes[1], C2xx: t.classes[2], C3xx: t.classes[3], C4xx: t.classes[4], C5xx: t.classes[5]}
 		has := func(sn *snapshot) bool { return sn.sites[st.name] != nil }
 		from := first(snaps, recent, has)
@@ -399,11 +401,9 @@ func (h *Host) statusReport(now time.Time) *StatusReport {
 			sp := siteSpan(a, b, snaps[i].at.Sub(snaps[i-1].at))
 			ss.History = append(ss.History, &StatusPoint{T: snaps[i].at.Unix(), Requests: sp.Requests, PerSecond: sp.PerSecond, P50ms: sp.P50ms, P99ms: sp.P99ms, C4xx: sp.C4xx, C5xx: sp.C5xx})
 		}
-		for _, a := range s.apps {
-			if a.site != st.name {
-				continue
-			}
-			sa := h.statusApp(s, a)
+		for _, ac := range sc.Apps { // in the file's order
+			a := st.apps[ac.Name]
+			sa := statusApp(ac, a)
 			if sa.Failing != nil {
 				rep.FailingApps = append(rep.FailingApps, a.site+"/"+a.name)
 			}
@@ -477,19 +477,9 @@ func first(snaps []*snapshot, from *snapshot, pred func(*snapshot) bool) *snapsh
 	return snaps[i]
 }
 
-// statusApp describes app a of config s.
-func (h *Host) statusApp(s *state, a *app) StatusApp {
-	sa := StatusApp{Name: a.name, Kind: "wasgi", State: "ok"}
-	for _, sc := range s.cfg.Sites {
-		if sc.Name != a.site {
-			continue
-		}
-		for _, ac := range sc.Apps {
-			if ac.Name == a.name {
-				sa.Mount, sa.Group = ac.Mount, ac.Group
-			}
-		}
-	}
+// statusApp describes app a, configured as ac.
+func statusApp(ac *sites.App, a *app) StatusApp {
+	sa := StatusApp{Name: a.name, Mount: ac.Mount, Group: ac.Group, Kind: "wasgi", State: "ok"}
 	switch {
 	case a.python:
 		sa.Kind = "python"
