@@ -359,6 +359,26 @@ func TestStatusStarting(t *testing.T) {
 	}
 }
 
+// TestStatusRecorderStops: Shutdown stops the recorder's goroutine; a
+// host without an admin listener has none.
+func TestStatusRecorderStops(t *testing.T) {
+	th := startStatusHost(t, strings.Replace(statusSites, `admin_token_file = "TOKENFILE"`, "", 1), time.Millisecond)
+	if th.status == nil {
+		t.Fatal("no recorder with an admin listener")
+	}
+	if err := th.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-th.status.done:
+	default:
+		t.Fatal("the recorder still runs after Shutdown")
+	}
+	if plain := startHost(t, twoSites); plain.status != nil {
+		t.Fatal("a recorder without an admin listener")
+	}
+}
+
 // waitFor polls cond until it holds, failing after 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
