@@ -149,11 +149,14 @@ func TestBrowserStatusPage(t *testing.T) {
 			t.Fatalf("%s: %v\nhost log:\n%s", what, err, th.logs.String())
 		}
 	}
-	text := func(sel string) string {
-		t.Helper()
+	tryText := func(sel string) (string, error) {
 		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
 		defer cancel()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		return chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := tryText(sel)
 		if err != nil {
 			t.Fatalf("text of %s: %v", sel, err)
 		}
@@ -192,7 +195,11 @@ func TestBrowserStatusPage(t *testing.T) {
 	// The page reloads itself, with new numbers: the load goes on.
 	before := text(`tr[data-site="www"] td.total`)
 	deadline := time.Now().Add(30 * time.Second)
-	for text(`tr[data-site="www"] td.total`) == before {
+	for {
+		// While the page is replaced, a query may find no document: ask again.
+		if now, err := tryText(`tr[data-site="www"] td.total`); err == nil && now != before {
+			break
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the page did not refresh itself in 30 s (requests still %q)", before)
 		}
@@ -205,9 +212,18 @@ func TestBrowserStatusPage(t *testing.T) {
 
 	shot := func(name string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
-		defer cancel()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		var png []byte
+		var err error
+		for range 3 { // a refresh may replace the page meanwhile: once more
+			ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+			if err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`tr[data-site="api"]`))); err == nil {
+				png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			}
+			cancel()
+			if err == nil {
+				break
+			}
+		}
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
 		}
