@@ -134,6 +134,7 @@ func (m *metrics) startFailures(site, app string) *atomic.Int64 {
 //	          (naming the error); apps failing to start are listed
 //	          after "ready"
 //	/metrics  Prometheus text format
+//	/status   the status page (status.go); /status.json its JSON twin
 func (h *Host) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -167,6 +168,8 @@ func (h *Host) adminHandler() http.Handler {
 		}
 	})
 	mux.HandleFunc("GET /metrics", h.metrics)
+	mux.HandleFunc("GET /status", h.serveStatus)
+	mux.HandleFunc("GET /status.json", h.serveStatus)
 	return mux
 }
 
@@ -277,6 +280,7 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 		{"wasgi_group_instances_in_use", "Instances serving a request.", "gauge", func(g groupStats) int64 { return g.InUse }},
 		{"wasgi_group_instances_idle", "Instances alive and idle.", "gauge", func(g groupStats) int64 { return g.Idle }},
 		{"wasgi_group_queued", "Requests waiting for a free instance.", "gauge", func(g groupStats) int64 { return g.Queued }},
+		{"wasgi_group_instances_starting", "Instances being created (counted in wasgi_group_instances_in_use too).", "gauge", func(g groupStats) int64 { return g.Starting }},
 		{"wasgi_group_calls_total", "Guest calls (requests and auth checks).", "counter", func(g groupStats) int64 { return g.Served }},
 		{"wasgi_group_instances_created_total", "Instances created.", "counter", func(g groupStats) int64 { return g.Created }},
 		{"wasgi_group_instances_recycled_total", "Instances closed after max_requests.", "counter", func(g groupStats) int64 { return g.Recycled }},

@@ -28,7 +28,7 @@ import (
 // the Host header a browser sends (board.localhost:PORT) selects the site.
 
 // chromium returns Debian's Chromium, skipping when it is not installed
-// (failing on CI, which installs it).
+// (failing on CI, which installs it, and under WASGI_REQUIRE_SERVICES=1).
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -36,8 +36,8 @@ func chromium(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("Debian's chromium is not installed")
+	if os.Getenv("CI") != "" || os.Getenv("WASGI_REQUIRE_SERVICES") == "1" {
+		t.Fatal("Debian's chromium is not installed: apt-get install chromium")
 	}
 	t.Skip("needs Debian's chromium for the browser test: apt-get install chromium")
 	return ""

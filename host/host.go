@@ -6,6 +6,7 @@ package host
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -58,6 +59,13 @@ type Host struct {
 
 	acme         atomic.Pointer[acmeManager] // nil without ACME sites
 	acmeFailures atomic.Int64                // across managers, for /metrics
+
+	started time.Time       // New returned: the status page's uptime
+	status  *statusRecorder // the status page's history; nil without an admin listener (set by listen)
+	// statusEvery is the status recorder's step; 0 is statusStep (tests
+	// shorten it, between New and Listen).
+	statusEvery time.Duration
+	reloads     reloadLog // the last reloads, for the status page
 }
 
 // New compiles every module of cfg and creates its groups and pools, so
@@ -67,7 +75,7 @@ func New(ctx context.Context, cfg *sites.Config, log zerolog.Logger) (*Host, err
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{log: log, rt: rt, counters: newMetrics(), authLimit: newAuthLimiter()}
+	h := &Host{log: log, rt: rt, counters: newMetrics(), authLimit: newAuthLimiter(), started: time.Now()}
 	h.authLimit.configure(cfg.Server.AuthMaxFailures, cfg.Server.AuthFailureWindow)
 	h.accepts.log = log
 	c, err := loadCerts(cfg)
@@ -282,6 +290,17 @@ func localAddrs() []netip.Addr {
 // unchanged modules are not compiled again. On error the old config keeps
 // serving.
 func (h *Host) Reload(ctx context.Context, cfg *sites.Config) error {
+	start := time.Now()
+	err := h.reload(ctx, cfg)
+	rec := reloadRecord{At: start, Duration: time.Since(start), Sites: len(h.state.Load().sites)}
+	if err != nil {
+		rec.Err = err.Error()
+	}
+	h.reloads.add(rec)
+	return err
+}
+
+func (h *Host) reload(ctx context.Context, cfg *sites.Config) error {
 	c, err := loadCerts(cfg)
 	if err != nil {
 		return err
@@ -400,6 +419,9 @@ func (h *Host) listen() error {
 		}
 		h.adminSrv = srv
 		h.admin = ln.Addr()
+		if h.status == nil {
+			h.status = newStatusRecorder(cmp.Or(h.statusEvery, statusStep), func() *snapshot { return snapshotOf(h.state.Load(), time.Now()) })
+		}
 		h.serve(srv, ln, adminTLS)
 	}
 	return nil
@@ -477,6 +499,11 @@ func (h *Host) Shutdown(ctx context.Context) error {
 	if admin != nil {
 		errs[len(servers)] = admin.Shutdown(ctx)
 	}
+	h.mu.Lock()
+	if h.status != nil {
+		h.status.close()
+	}
+	h.mu.Unlock()
 	if s := h.state.Load(); s != nil {
 		s.close(ctx)
 	}

@@ -164,6 +164,16 @@ func TestOutboundRefusals(t *testing.T) {
 	if n := target.accepted.Load(); n != 0 {
 		t.Fatalf("%d connections reached the destination", n)
 	}
+	// The status page counts them, per app.
+	if o := statusJSON(t, th, false).site(t, "net").Apps[0].Outbound; o == nil || o.Refused != 4 || o.Opened != 0 || o.Open != 0 {
+		t.Errorf("status of the app's outbound connections: %+v", o)
+	}
+	if q := statusJSON(t, th, false).site(t, "quiet").Apps[0].Outbound; q != nil {
+		t.Errorf("an app without an outbound list has outbound status %+v", q)
+	}
+	if _, page := adminGet(t, th, "/status", false); !strings.Contains(page, "Outbound connections") {
+		t.Error("/status has no outbound table")
+	}
 
 	// wasgi's own listeners: the admin one always, even named literally;
 	// a public one only named literally.

@@ -197,8 +197,9 @@ func (h *Host) tlsConfig() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: h.getCertificate, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}}
 }
 
-// adminAuth requires the admin token, as "Authorization: Bearer TOKEN",
-// on every admin page but /healthz and /readyz (load balancers probe
+// adminAuth requires the admin token, as "Authorization: Bearer TOKEN"
+// (or as the password of Basic authentication, for a browser), on every
+// admin page but /healthz and /readyz (load balancers probe
 // those without secrets). Without admin_token_file it lets all through.
 func (h *Host) adminAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -208,11 +209,18 @@ func (h *Host) adminAuth(next http.Handler) http.Handler {
 			return
 		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			// A browser, for /status, has no way to send a bearer token:
+			// it asks for a user and password and sends them as Basic;
+			// the password is the token, the user anything.
+			_, tok, ok = r.BasicAuth()
+		}
 		// Comparing digests keeps the time independent of the token's
 		// length too.
 		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 		if !ok || subtle.ConstantTimeCompare(sum[:], c.token[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wasgi admin"`)
+			w.Header().Add("WWW-Authenticate", `Basic realm="wasgi admin", charset="UTF-8"`)
 			http.Error(w, "401 unauthorized: the admin token is required", http.StatusUnauthorized)
 			return
 		}

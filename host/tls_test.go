@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -323,6 +324,9 @@ func TestAdminToken(t *testing.T) {
 	}{
 		{"/metrics", "", 401}, {"/metrics", "Bearer wrong-token-0123456789", 401}, {"/metrics", "Basic " + token, 401},
 		{"/metrics", "Bearer " + token, 200}, {"/healthz", "", 200}, {"/readyz", "", 200}, {"/nothing", "", 401},
+		{"/status", "", 401}, {"/status.json", "", 401}, {"/status", "Bearer " + token, 200},
+		{"/status", "Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:"+token)), 200},
+		{"/metrics", "Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:wrong-token-0123456789")), 401},
 	} {
 		if got := get(c.path, c.auth); got != c.want {
 			t.Errorf("%s with %q: %d, want %d", c.path, c.auth, got, c.want)

@@ -36,6 +36,7 @@ type Counters struct {
 // Stats are a group's counters and gauges.
 type Stats struct {
 	InUse, Idle, Queued        int64 // gauges
+	Starting                   int64 // gauge: of InUse, the instances being created (instantiation, _initialize)
 	Served, Created, Recycled  int64 // counters
 	Trapped, TimedOut, Refused int64 // counters
 	// CPU is the time the group's calls held a CPU token (running guest
@@ -61,6 +62,7 @@ type Group struct {
 	roots   []*os.Root // the apps' preopens, closed with the group
 
 	inUse, queued atomic.Int64
+	starting      atomic.Int64 // instances being created for a slot (counted in inUse too)
 	c             *Counters
 	share         cpuShare // recent CPU use, for the scheduler (cpu.go); under rt.cpu.mu
 }
@@ -89,7 +91,7 @@ func (g *Group) Stats() Stats {
 	idle := g.alive - int(g.inUse.Load())
 	g.mu.Unlock()
 	return Stats{
-		InUse: g.inUse.Load(), Idle: int64(max(idle, 0)), Queued: g.queued.Load(),
+		InUse: g.inUse.Load(), Idle: int64(max(idle, 0)), Queued: g.queued.Load(), Starting: g.starting.Load(),
 		Served: g.c.served.Load(), Created: g.c.created.Load(), Recycled: g.c.recycled.Load(),
 		Trapped: g.c.trapped.Load(), TimedOut: g.c.timedOut.Load(), Refused: g.c.refused.Load(),
 		CPU: time.Duration(g.c.cpuNS.Load()), CPUWait: time.Duration(g.c.cpuWaitNS.Load()),

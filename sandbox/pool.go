@@ -92,7 +92,7 @@ func (p *Pool) Warm(ctx context.Context) error {
 			g.releaseSlot()
 			return err
 		}
-		in, err := p.newInstance(ctx)
+		in, err := p.startSlot(ctx)
 		in, err = p.startDone(in, err, probe)
 		g.mu.Lock()
 		if err != nil || g.closed {
@@ -229,7 +229,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	if evict != nil {
 		evict.close(ctx)
 	}
-	in, err := p.newInstance(ctx)
+	in, err := p.startSlot(ctx)
 	if in, err = p.startDone(in, err, probe); err != nil {
 		g.mu.Lock()
 		g.alive--
@@ -239,6 +239,15 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// startSlot creates an instance for a slot the caller holds, counted in
+// Stats.Starting meanwhile (a Python app's start takes seconds: an
+// operator wants to tell it from a busy instance).
+func (p *Pool) startSlot(ctx context.Context) (*instance, error) {
+	p.g.starting.Add(1)
+	defer p.g.starting.Add(-1)
+	return p.newInstance(ctx)
 }
 
 // hasIdle reports whether the app has an idle instance.

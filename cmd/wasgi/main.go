@@ -220,6 +220,8 @@ func reload(ctx context.Context, h *host.Host, path string, log zerolog.Logger) 
 	cfg, err := sites.Load(path)
 	if err == nil {
 		err = h.Reload(ctx, cfg)
+	} else {
+		h.ReloadFailed(err) // Reload records the others, for the status page
 	}
 	if err != nil {
 		var errs sites.Errors

@@ -2,7 +2,10 @@
  * A reactor whose start fails while the file /data/fail exists: its
  * constructor (run by _initialize) says so on stderr and traps. Once the
  * file is gone, instances start and each request answers "started".
- * For host/start_test.go: an app that fails to start is backed off.
+ * While /data/hold exists, the constructor waits: an instance stays
+ * starting for as long as a test needs to see it so.
+ * For host/start_test.go: an app that fails to start is backed off;
+ * host/status_test.go: the instances starting.
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -10,6 +13,9 @@
 #include "wasgi.h"
 
 __attribute__((constructor)) static void init(void) {
+	while (access("/data/hold", F_OK) == 0) {
+		usleep(1000);
+	}
 	if (access("/data/fail", F_OK) == 0) {
 		fputs("startfail: /data/fail exists, refusing to start\n", stderr);
 		fflush(stderr);
