@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasgi/wasgi/host"
 	"github.com/wasgi/wasgi/internal/setup"
+	"github.com/wasgi/wasgi/runtimes/python"
 )
 
 // setupUsage is `go run ./examples/run setup -h`.
@@ -63,7 +64,7 @@ func runSetup(args []string) {
 	step("the Python runtime (runtimes/python/build.sh)")
 	if *dryRun {
 		if dir, err := host.PythonRuntimeDir(); err != nil {
-			fmt.Fprintf(os.Stderr, "not built: %v\n", err)
+			fmt.Fprintf(os.Stderr, "not built: no %s with %s in %s\n", python.Module, python.Lib, strings.Join(python.Candidates(), ", "))
 			incomplete = true
 		} else {
 			fmt.Fprintf(os.Stderr, "built in %s (setup reruns build.sh, which redoes only what changed)\n", dir)

@@ -57,7 +57,7 @@ func pythonRuntime(root string) (dir, msg string) {
 // --check), all at once.
 func PythonMissing(root string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "the Python runtime is not built (no %s with %s in %s): %s builds it",
+	fmt.Fprintf(&b, "the Python runtime is not built (no %s with %s in %s): %s builds it (a few minutes)",
 		python.Module, python.Lib, strings.Join(python.Candidates(), ", "), setup.Command)
 	out, err := exec.Command("bash", filepath.Join(root, "runtimes", "python", "build.sh"), "--check").Output()
 	if pkgs := strings.Fields(string(out)); err != nil && len(pkgs) > 0 {
@@ -83,6 +83,7 @@ func Missing(tb testing.TB, why string) {
 	setup.Observe()
 	if Required() {
 		tb.Fatalf("testwasm: %s (required: WASGI_REQUIRE_SERVICES=1 or CI is set)", why)
+		return
 	}
 	tb.Skip("testwasm: " + why)
 }
