@@ -150,13 +150,17 @@ cpy=$work/cpython
 recipe=4
 if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 	log "building CPython for wasm32-wasi: configure, then make -j$jobs (2-4 minutes on two cores; output in $work/configure.log and $work/make.log)"
-	rm -rf "$cpy" && mkdir -p "$cpy"
+	rm -rf "$cpy" "$work/configure.log" "$work/make.log" && mkdir -p "$cpy"
 	# A line every 30 seconds while it runs, so that a quiet terminal or CI
 	# log is not mistaken for a hung one.
 	(
 		start=$SECONDS
 		while sleep 30 </dev/null >/dev/null 2>&1; do
-			log "  ... CPython: $(find "$cpy" -name '*.o' 2>/dev/null | wc -l) object files after $((SECONDS - start)) s"
+			if [ -e "$work/make.log" ]; then
+				log "  ... CPython, $((SECONDS - start)) s: make, $(find "$cpy" -name "*.o" 2>/dev/null | wc -l) of about 220 object files"
+			else
+				log "  ... CPython, $((SECONDS - start)) s: configure"
+			fi
 		done
 	) &
 	ticker=$!
