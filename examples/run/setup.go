@@ -164,7 +164,11 @@ func recordPackages(root string) {
 	if err != nil {
 		return
 	}
-	if err := setup.Stamp(root, "debian", "missing: "+strings.Join(missing, " ")); err != nil {
+	state := "none missing"
+	if len(missing) > 0 {
+		state = "missing " + strings.Join(missing, " ")
+	}
+	if err := setup.Stamp(root, "debian", state); err != nil {
 		fmt.Fprintf(os.Stderr, "warning: %s: %v\n", setup.StampName, err)
 	}
 }
