@@ -1,9 +1,10 @@
-# wasgi: `make run` builds the example apps and serves them; `make test`
-# runs every test. Only Go is needed.
+# wasgi: `make run` builds the example apps and serves them; `make setup`
+# installs (saying what, first) and builds what the tests need beyond Go;
+# `make test` runs every test (those whose needs are missing skip).
 GO ?= go
 WASM = GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared
 
-.PHONY: run examples c-examples rust-examples test race vet bench fuzz build clean
+.PHONY: run setup examples c-examples rust-examples test race vet bench fuzz build clean
 
 build:
 	$(GO) build -o wasgi ./cmd/wasgi
@@ -31,6 +32,9 @@ rust-examples:
 
 run:
 	$(GO) run ./examples/run
+
+setup:
+	$(GO) run ./examples/run setup
 
 test:
 	$(GO) test ./...

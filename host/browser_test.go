@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/wasgi/wasgi/internal/setup"
 	"github.com/wasgi/wasgi/internal/testwasm"
 	"github.com/wasgi/wasgi/sites"
 )
@@ -36,10 +37,7 @@ func chromium(t *testing.T) string {
 			return path
 		}
 	}
-	if os.Getenv("CI") != "" || os.Getenv("WASGI_REQUIRE_SERVICES") == "1" {
-		t.Fatal("Debian's chromium is not installed: apt-get install chromium")
-	}
-	t.Skip("needs Debian's chromium for the browser test: apt-get install chromium")
+	testwasm.Missing(t, "needs Debian's chromium for the browser test: apt-get install chromium fonts-nanum (or run "+setup.Command+")")
 	return ""
 }
 

@@ -20,101 +20,64 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/wasgi/wasgi/internal/setup"
 	"github.com/wasgi/wasgi/internal/testwasm"
 	"github.com/wasgi/wasgi/runtimes/python"
 	"github.com/wasgi/wasgi/sandbox"
 	"github.com/wasgi/wasgi/sites"
 )
 
-// The Python tests need the Python runtime (runtimes/python/build.sh).
-// `go test -short` skips them when it is not built; otherwise they build it
-// first (once: the build folder is a cache), as CI does.
+// The Python tests need the Python runtime (runtimes/python/build.sh),
+// Django 5.2 (runtimes/python/packages.sh) for some, and Debian's
+// pure-Python packages for others. They never build, fetch or install any
+// of it: `go run ./examples/run setup` does, and a test that lacks one
+// skips naming that command (fails under WASGI_REQUIRE_SERVICES=1 or CI,
+// where .ci/run has run it).
 
-var pythonOnce struct {
-	sync.Once
-	dir string
-	err error
-}
-
+// pythonRuntime returns the Python runtime's folder, or skips the test
+// with the one message of testwasm.PythonRuntime.
 func pythonRuntime(t testing.TB) string {
 	t.Helper()
-	if dir, err := PythonRuntimeDir(); err == nil {
-		return dir
-	} else if testing.Short() {
-		t.Skipf("the Python runtime is not built (%v); run runtimes/python/build.sh", err)
-	}
-	pythonOnce.Do(func() {
-		cmd := exec.Command("bash", filepath.Join(testwasm.Root(t), "runtimes", "python", "build.sh"))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			pythonOnce.err = err
-			t.Logf("runtimes/python/build.sh:\n%s", out)
-			return
-		}
-		pythonOnce.dir, pythonOnce.err = PythonRuntimeDir()
-	})
-	if pythonOnce.err != nil {
-		t.Fatalf("building the Python runtime: %v", pythonOnce.err)
-	}
-	return pythonOnce.dir
-}
-
-var packagesOnce struct {
-	sync.Once
-	dir string
-	err error
+	return testwasm.PythonRuntime(t)
 }
 
 // djangoPackages returns a dist-packages folder with Django 5.2 LTS and its
-// dependencies from Debian sid, fetched once by runtimes/python/packages.sh
-// into the user's cache (outside the source tree).
+// dependencies from Debian sid, which `go run ./examples/run setup` fetches
+// with runtimes/python/packages.sh into the user's cache (outside the
+// source tree), or skips the test when it has not.
 func djangoPackages(t testing.TB) string {
 	t.Helper()
+	setup.Observe() // packages.sh rewrites the stamp: a cached skip reruns
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(cache, "wasgi", "python-packages")
-	dist := filepath.Join(out, "dist-packages")
-	packagesOnce.Do(func() {
-		if b, _ := os.ReadFile(filepath.Join(out, "recipe")); strings.TrimSpace(string(b)) == "2" {
-			packagesOnce.dir = dist
-			return
-		}
-		cmd := exec.Command("bash", filepath.Join(testwasm.Root(t), "runtimes", "python", "packages.sh"))
-		cmd.Env = append(os.Environ(), "WASGI_PYTHON_PACKAGES="+out)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			packagesOnce.err = fmt.Errorf("runtimes/python/packages.sh: %v\n%s", err, b)
-			return
-		}
-		packagesOnce.dir = dist
-	})
-	if packagesOnce.err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(packagesOnce.err)
-		}
-		t.Skipf("Django 5.2 from Debian sid could not be fetched (needs deb.debian.org): %v", packagesOnce.err)
+	if b, _ := os.ReadFile(filepath.Join(out, "recipe")); strings.TrimSpace(string(b)) != "2" {
+		testwasm.Missing(t, fmt.Sprintf("Django 5.2 from Debian sid is not fetched into %s: %s fetches it (runtimes/python/packages.sh, installing nothing)", out, setup.Command))
 	}
-	return packagesOnce.dir
+	return filepath.Join(out, "dist-packages")
 }
 
 // debianPython skips unless Debian's pure-Python packages are installed
-// (CI installs python3-django, python3-flask, python3-pymysql and
-// python3-redis), failing on CI instead.
+// (`go run ./examples/run setup` installs python3-django, python3-flask,
+// python3-pymysql and python3-redis), naming all that are missing, or
+// fails where they are required.
 func debianPython(t testing.TB, pkgs ...string) {
 	t.Helper()
+	var missing []string
 	for _, p := range pkgs {
 		if _, err := os.Stat(filepath.Join("/usr/lib/python3/dist-packages", p)); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("Debian's python3-%s is not installed", p)
-			}
-			t.Skipf("Debian's python3-%s is not installed: apt-get install python3-%s", p, p)
+			missing = append(missing, "python3-"+p)
 		}
+	}
+	if len(missing) > 0 {
+		testwasm.Missing(t, fmt.Sprintf("Debian's %s not installed: apt-get install %s (or run %s)",
+			strings.Join(missing, " and "), strings.Join(missing, " "), setup.Command))
 	}
 }
 

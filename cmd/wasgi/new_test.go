@@ -31,9 +31,7 @@ func TestNew(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.kind, func(t *testing.T) {
 			if c.kind == "python" {
-				if _, err := host.PythonRuntimeDir(); err != nil {
-					t.Skipf("the Python runtime is not built (%v); run runtimes/python/build.sh", err)
-				}
+				testwasm.PythonRuntime(t)
 			}
 			dir := filepath.Join(t.TempDir(), "Hello-App")
 			var out, errb bytes.Buffer

@@ -3,11 +3,15 @@
 // repository root, nothing else to install.
 //
 // `go run ./examples/run python` serves the Python examples instead
-// (examples/python/wasgi.toml): it builds the Python runtime once with
-// runtimes/python/build.sh (a few minutes), installs the Debian packages
-// each example imports (python3-django for the Django sites, python3-flask
-// for the Flask one) when missing, printing the apt-get command first,
-// and collects Django's static files.
+// (examples/python/wasgi.toml): it installs the Debian packages each
+// example imports (python3-django for the Django sites, python3-flask
+// for the Flask one) and those the runtime's build needs, when missing,
+// printing the one apt-get command first; builds the Python runtime once
+// with runtimes/python/build.sh (a few minutes); and collects Django's
+// static files.
+//
+// `go run ./examples/run setup` prepares what the tests need instead, and
+// serves nothing (see setupUsage).
 package main
 
 import (
@@ -21,6 +25,7 @@ import (
 	"syscall"
 
 	"github.com/wasgi/wasgi/host"
+	"github.com/wasgi/wasgi/internal/setup"
 )
 
 // apps are the example packages and the .wasm each becomes.
@@ -38,6 +43,10 @@ func main() {
 	}
 	config := "examples/wasgi.toml"
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "setup" {
+		runSetup(args[1:])
+		return
+	}
 	if len(args) > 0 && args[0] == "python" {
 		config, args = "examples/python/wasgi.toml", args[1:]
 		buildWasgi()
@@ -106,11 +115,30 @@ func serve(cmd *exec.Cmd) int {
 
 // preparePython builds what the Python examples need and is not in git.
 func preparePython() {
-	if _, err := host.PythonRuntimeDir(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the Python runtime (once; a few minutes): runtimes/python/build.sh")
-		run("", "bash", "runtimes/python/build.sh")
+	_, err := host.PythonRuntimeDir()
+	build := err != nil
+	var need, why []string
+	if build {
+		// The build's own tools, installed with the examples' packages by
+		// one apt-get: build.sh then installs nothing (WASGI_NO_INSTALL).
+		out, _ := exec.Command("bash", "runtimes/python/build.sh", "--check").Output()
+		for _, p := range strings.Fields(string(out)) {
+			need, why = append(need, p), append(why, p+" (building the Python runtime)")
+		}
 	}
-	installPackages(distPackages)
+	pkgs, w := missingPackages(distPackages)
+	need, why = append(need, pkgs...), append(why, w...)
+	if len(need) > 0 {
+		fmt.Fprintf(os.Stderr, "the Python examples need Debian packages that are not installed: %s\n", strings.Join(why, ", "))
+		install(setup.InstallCommand(need))
+		if _, why := missingPackages(distPackages); len(why) > 0 {
+			fail(fmt.Sprintf("still missing after apt-get: %s (in %s)", strings.Join(why, ", "), distPackages))
+		}
+	}
+	if build {
+		fmt.Fprintln(os.Stderr, "building the Python runtime (once; a few minutes): runtimes/python/build.sh")
+		runEnv([]string{"WASGI_NO_INSTALL=1"}, "", "bash", "runtimes/python/build.sh")
+	}
 	run("examples/python/django", "/usr/bin/python3", "manage.py", "collectstatic", "--noinput", "-v", "0")
 	// The board: Django 5.2 from Debian sid, its database and static files
 	// made by wasgi manage, in the app's own sandbox.
@@ -154,35 +182,6 @@ func missingPackages(dist string) (pkgs, why []string) {
 		}
 	}
 	return pkgs, why
-}
-
-// installPackages installs, with apt-get and saying so first, the Debian
-// packages the Python examples need and dist lacks; when it cannot, it
-// stops and tells the user the command, rather than serving an example
-// that could only answer 503.
-func installPackages(dist string) {
-	pkgs, why := missingPackages(dist)
-	if len(pkgs) == 0 {
-		return
-	}
-	argv := []string{"apt-get", "install", "-y", "-qq"}
-	if os.Geteuid() != 0 {
-		argv = append([]string{"sudo"}, argv...)
-	}
-	argv = append(argv, pkgs...)
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		fail(fmt.Sprintf("the Python examples need Debian's %s in %s, and there is no apt-get here", strings.Join(why, ", "), dist))
-	}
-	fmt.Fprintf(os.Stderr, "installing what the Python examples need: %s\n  %s\n", strings.Join(why, ", "), strings.Join(argv, " "))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fail(fmt.Sprintf("%v: %v; install them yourself and run me again: %s", argv, err, strings.Join(argv, " ")))
-	}
-	if _, why := missingPackages(dist); len(why) > 0 {
-		fail(fmt.Sprintf("still missing after apt-get: %s (in %s)", strings.Join(why, ", "), dist))
-	}
 }
 
 func runEnv(env []string, dir string, argv ...string) {

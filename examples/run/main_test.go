@@ -17,6 +17,17 @@ import (
 	"github.com/wasgi/wasgi/internal/testwasm"
 )
 
+// TestMain runs the runner itself, main, when WASGI_RUN_AS_MAIN holds its
+// arguments: the setup tests run it so, as a child, in a copy of the tree.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("WASGI_RUN_AS_MAIN"); ok {
+		os.Args = append([]string{"run"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // TestStopLeavesNothing runs the README's command, `go run ./examples/run`,
 // in a copy of the repository, waits for the examples to answer, stops the
 // top process (SIGTERM or SIGKILL to its PID, or SIGINT to its group as
@@ -165,5 +176,126 @@ func TestMissingPackages(t *testing.T) {
 	}
 	if pkgs, _ := missingPackages(dist); len(pkgs) != 0 {
 		t.Fatalf("all there, still missing %q", pkgs)
+	}
+}
+
+// fakeDebian puts on PATH a dpkg-query that lists every package as
+// installed except missing, and an apt-get (and sudo) that write each
+// call to the returned log and succeed for "update" only.
+func fakeDebian(t *testing.T, missing ...string) (env []string, calls string) {
+	t.Helper()
+	bin := t.TempDir()
+	calls = filepath.Join(bin, "calls")
+	scripts := map[string]string{
+		"dpkg-query": `pkg="${@: -1}"
+case " ` + strings.Join(missing, " ") + ` " in *" $pkg "*) echo "dpkg-query: no packages found matching $pkg" >&2; exit 1 ;; esac
+printf installed`,
+		"apt-get": `echo "apt-get $*" >>` + calls + `
+[ "$1" = update ]`,
+		"sudo": `echo "sudo $*" >>` + calls + `
+exec "$@"`,
+	}
+	for name, body := range scripts {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/bash\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}, calls
+}
+
+// runSetupChild runs `go run ./examples/run setup args` as this test
+// binary, in a copy of the tree, with no Python runtime and no Django
+// fetched (an empty WASGI_PYTHON and XDG_CACHE_HOME), and returns its
+// output and exit code.
+func runSetupChild(t *testing.T, env []string, args string) (string, int) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Dir = testtree.Copy(t, testwasm.Root(t), "")
+	cmd.Env = append(os.Environ(), append(env, "WASGI_RUN_AS_MAIN="+args,
+		"WASGI_PYTHON="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir())...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if x, ok := err.(*exec.ExitError); ok {
+		code = x.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cmd.Dir, ".wasgi-setup")); err == nil {
+		t.Errorf("setup wrote the stamp though it installed nothing")
+	}
+	return string(out), code
+}
+
+// TestSetupDryRun: `setup -n` lists every missing Debian package at once,
+// by what needs it, with the one command that installs them, says that
+// the runtime and Django are missing, exits 1, and installs nothing.
+func TestSetupDryRun(t *testing.T) {
+	env, calls := fakeDebian(t, "clang", "rustc", "postgresql", "chromium")
+	out, code := runSetupChild(t, env, "setup -n")
+	sudo := ""
+	if os.Geteuid() != 0 {
+		sudo = "sudo "
+	}
+	for _, want := range []string{
+		"  missing  the C guests (conformance kit, examples/c-hello): clang\n",
+		"  missing  the Rust guests (conformance kit, examples/rust-hello): rustc\n",
+		"  missing  building the Python runtime (runtimes/python/build.sh): clang\n",
+		"  ok       the Python tests and examples (Django 3.2, Flask, PyMySQL, redis-py): python3-django python3-flask python3-pymysql python3-redis\n",
+		"  missing  the database tests (internal/testsvc): postgresql\n",
+		"  missing  the browser test (host/browser_test.go): chromium\n",
+		"missing Debian packages (4): clang rustc postgresql chromium\n",
+		"to install them: " + sudo + "apt-get update -qq && " + sudo + "apt-get install -y clang rustc postgresql chromium\n",
+		"== the Python runtime (runtimes/python/build.sh) ==\nnot built: ",
+		"== Django 5.2 from Debian sid (runtimes/python/packages.sh) ==\nnot fetched into ",
+		"not ready: run go run ./examples/run setup (without -n)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if b, err := os.ReadFile(calls); err == nil {
+		t.Errorf("setup -n ran apt-get:\n%s", b)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// TestSetupSaysWhatItInstalls: `setup` prints the apt-get command before
+// running exactly it, and stops, naming it, when it fails: nothing is
+// built after a failed install.
+func TestSetupSaysWhatItInstalls(t *testing.T) {
+	env, calls := fakeDebian(t, "redis-server", "fonts-nanum")
+	out, code := runSetupChild(t, env, "setup")
+	sudo := ""
+	if os.Geteuid() != 0 {
+		sudo = "sudo "
+	}
+	cmdline := sudo + "apt-get update -qq && " + sudo + "apt-get install -y redis-server fonts-nanum"
+	if !strings.Contains(out, "installing them: "+cmdline+"\n") || !strings.Contains(out, "run it yourself, then me again: "+cmdline+"\n") {
+		t.Errorf("output does not announce, then name after the failure, %q:\n%s", cmdline, out)
+	}
+	if code != 1 || strings.Contains(out, "== the Python runtime") {
+		t.Errorf("exit %d, want 1 and nothing built:\n%s", code, out)
+	}
+	b, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.HasPrefix(l, "sudo ") {
+			got = append(got, l)
+		}
+	}
+	if want := "apt-get update -qq|apt-get install -y redis-server fonts-nanum"; strings.Join(got, "|") != want {
+		t.Errorf("apt-get calls %q, want %q", got, want)
 	}
 }

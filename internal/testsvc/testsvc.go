@@ -25,7 +25,8 @@
 //
 // A test that calls a function of this package is skipped when the server
 // is neither installed nor named by its variable, with a message that
-// names the Debian package to install. testsvc never installs a package
+// names the Debian package to install and `go run ./examples/run setup`,
+// which installs them all. testsvc never installs a package
 // and never starts a system service. With WASGI_REQUIRE_SERVICES=1 (.ci/run
 // sets it) the test fails instead of skipping, so that CI cannot pass with
 // a service test that did not run.
@@ -41,6 +42,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasgi/wasgi/internal/setup"
 )
 
 // Endpoint is where a test reaches a server, and as whom.
@@ -124,8 +127,8 @@ func (s *service) get(tb testing.TB) Endpoint {
 
 // missing is the error for a server that is not installed.
 func (s *service) missing() error {
-	return &unavailableError{fmt.Sprintf("testsvc: needs %s: apt-get install %s (or set %s=%s)",
-		s.name, s.pkg, s.env, s.example)}
+	return &unavailableError{fmt.Sprintf("testsvc: needs %s: apt-get install %s (or run %s, or set %s=%s)",
+		s.name, s.pkg, setup.Command, s.env, s.example)}
 }
 
 func (s *service) resolve() (Endpoint, error) {
@@ -178,8 +181,11 @@ func (s *service) parse(v string) (Endpoint, error) {
 }
 
 // unavailable skips the test, or fails it under WASGI_REQUIRE_SERVICES=1.
+// It opens the setup stamp (setup.Observe), so that a cached skip reruns
+// once `go run ./examples/run setup` has installed the server.
 func unavailable(tb testing.TB, msg string) {
 	tb.Helper()
+	setup.Observe()
 	if os.Getenv(requireEnv) == "1" {
 		tb.Fatalf("%s; failing, not skipping, because %s=1", msg, requireEnv)
 		return

@@ -31,7 +31,7 @@ func Ignored(rel string, dir bool) bool {
 		return true
 	}
 	switch rel {
-	case "examples/build", "bench/out", "wasgi":
+	case "examples/build", "bench/out", "wasgi", ".wasgi-setup", ".wasgi-setup.tmp":
 		return true
 	}
 	parent := ""

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wasgi/wasgi/internal/setup"
 )
 
 var (
@@ -100,8 +102,8 @@ func Go() string {
 
 // BuildC compiles a C source file (relative to the module root) with
 // clang for wasm32-wasi, as a reactor or a command, with abi/include on
-// the include path. It skips the test when clang or wasi-libc is missing
-// (see Clang).
+// the include path. It skips the test when clang or wasi-libc is missing,
+// or fails it where they are required (see Clang).
 func BuildC(tb testing.TB, src string, reactor bool) string {
 	tb.Helper()
 	return compiled(tb, fmt.Sprint(src, reactor), strings.TrimSuffix(filepath.Base(src), ".c"), func(root, out string) {
@@ -113,21 +115,25 @@ func BuildC(tb testing.TB, src string, reactor bool) string {
 	})
 }
 
+// clangPackages says what installs clang for wasm32-wasi.
+const clangPackages = "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32 (or run " + setup.Command + ")"
+
 // Clang runs clang with args in dir (the current folder when dir is ""),
 // failing the test if it fails. It skips the test when clang or its
-// wasi-libc is missing: `apt-get install clang lld wasi-libc
-// libclang-rt-14-dev-wasm32`.
+// wasi-libc is missing (`apt-get install clang lld wasi-libc
+// libclang-rt-14-dev-wasm32`), or fails it where they are required
+// (Missing).
 func Clang(tb testing.TB, dir string, args ...string) {
 	tb.Helper()
 	clang, err := exec.LookPath("clang")
 	if err != nil {
-		tb.Skip("testwasm: clang not installed")
+		Missing(tb, "no clang: "+clangPackages)
 	}
 	cmd := exec.Command(clang, args...)
 	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
 		if strings.Contains(string(b), "wasi") && (strings.Contains(string(b), "not found") || strings.Contains(string(b), "No such file")) {
-			tb.Skipf("testwasm: wasi-libc for clang not installed: %s", b)
+			Missing(tb, fmt.Sprintf("no wasi-libc for clang (%s): %s", strings.TrimSpace(string(b)), clangPackages))
 		}
 		tb.Fatalf("testwasm: clang %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
@@ -157,13 +163,13 @@ func compiled(tb testing.TB, key, name string, compile func(root, out string)) s
 // with rustc for wasm32-wasi, as a reactor (a cdylib whose #[export_name]
 // functions are the exports) or a command. Only Debian's rustc and
 // libstd-rust-dev-wasm32 are needed: no cargo, no crates. It skips the
-// test when they are missing, or fails it under WASGI_REQUIRE_SERVICES=1
-// (.ci/run installs them).
+// test when they are missing, or fails it where they are required
+// (Missing; .ci/run installs them).
 func BuildRust(tb testing.TB, src string, reactor bool) string {
 	tb.Helper()
 	rustc, target := findRust()
 	if rustc == "" {
-		missing(tb, "no rustc with a wasm32-wasi standard library: apt-get install rustc libstd-rust-dev-wasm32")
+		Missing(tb, "no rustc with a wasm32-wasi standard library: apt-get install rustc libstd-rust-dev-wasm32 (or run "+setup.Command+")")
 	}
 	return compiled(tb, fmt.Sprint("rust:", src, reactor), strings.TrimSuffix(filepath.Base(src), ".rs")+"-rs", func(root, out string) {
 		args := []string{"--target", target, "-O", "-C", "strip=symbols", "-o", out, filepath.Join(root, src)}
@@ -200,16 +206,6 @@ func findRust() (rustc, target string) {
 		}
 	}
 	return "", ""
-}
-
-// missing skips the test for want of a tool, or fails it where the tools
-// are required (WASGI_REQUIRE_SERVICES=1, as .ci/run sets).
-func missing(tb testing.TB, why string) {
-	tb.Helper()
-	if os.Getenv("WASGI_REQUIRE_SERVICES") == "1" {
-		tb.Fatalf("testwasm: %s (required: WASGI_REQUIRE_SERVICES=1)", why)
-	}
-	tb.Skip("testwasm: " + why)
 }
 
 // CacheDir returns a wazero compilation cache folder shared by test runs,

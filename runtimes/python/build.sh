@@ -5,35 +5,78 @@
 # folder, so a second run only redoes what changed.
 #
 #   runtimes/python/build.sh            # build into $WASGI_PYTHON
+#   runtimes/python/build.sh --deps     # the Debian packages the build needs, one a line
+#   runtimes/python/build.sh --check    # those of them not installed (exit 1 if any); builds nothing
 #
 # WASGI_PYTHON (default ${XDG_CACHE_HOME:-~/.cache}/wasgi/python) receives
 #   python-wsgi.wasm   the runtime module
 #   lib/python3.11/    the standard library, mounted read-only at /usr/local/lib/python3.11
-# and $WASGI_PYTHON.build holds the sources and objects.
+# and $WASGI_PYTHON.build holds the sources and objects (about 400 MB).
+#
+# When Debian packages it needs are missing, it names them all and the
+# apt-get command, then runs that command (with sudo unless root). With
+# WASGI_NO_INSTALL=1 it stops there instead, exit status 3, installing
+# nothing: `go run ./examples/run setup` sets it, having installed
+# everything the tests need with one apt-get of its own.
+#
+# Each stage prints a line (==>) as it starts; the long ones, CPython's
+# configure and make, write their output to a log in the build folder and
+# print a line every 30 seconds while they run.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+log() { printf '==> %s\n' "$*" >&2; }
+
+# The Debian packages the build needs: clang 14 with wasi-libc, lld
+# (wasm-ld) and llvm (llvm-ar, llvm-ranlib); make; the build Python, which
+# must be the same 3.11 as the target; xz for the source tarballs.
+deps=(clang lld llvm wasi-libc libclang-rt-14-dev-wasm32 make python3.11 xz-utils)
+installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
+need=()
+for p in "${deps[@]}"; do
+	installed "$p" || need+=("$p")
+done
+case ${1:-} in
+"") ;;
+--deps)
+	printf '%s\n' "${deps[@]}"
+	exit 0
+	;;
+--check)
+	[ ${#need[@]} -eq 0 ] && exit 0
+	printf '%s\n' "${need[@]}"
+	echo "build.sh: missing Debian packages: ${need[*]}" >&2
+	exit 1
+	;;
+*)
+	echo "usage: $0 [--deps | --check]" >&2
+	exit 2
+	;;
+esac
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo "
+if [ ${#need[@]} -gt 0 ]; then
+	cmd="${sudo}apt-get update -qq && ${sudo}apt-get install -y ${need[*]}"
+	if [ "${WASGI_NO_INSTALL:-}" = 1 ] || ! command -v apt-get >/dev/null; then
+		echo "build.sh: the Python runtime's build needs Debian packages that are not installed: ${need[*]}" >&2
+		echo "  install them with: $cmd" >&2
+		echo "  (or run: go run ./examples/run setup, which installs everything the tests need)" >&2
+		exit 3
+	fi
+	log "installing the Debian packages the build needs: ${need[*]}"
+	log "running: $cmd"
+	${sudo}apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive ${sudo}apt-get install -y "${need[@]}"
+fi
+buildpy=/usr/bin/python3.11
+
 out=${WASGI_PYTHON:-${XDG_CACHE_HOME:-$HOME/.cache}/wasgi/python}
 work=${WASGI_PYTHON_BUILD:-$out.build}
 jobs=${JOBS:-$(nproc)}
 mkdir -p "$out" "$work"
-log() { printf '==> %s\n' "$*" >&2; }
-
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
-
-# Toolchain: Debian's clang 14 with wasi-libc, and the build Python, which
-# must be the same 3.11 as the target.
-need=()
-for p in clang lld wasi-libc libclang-rt-14-dev-wasm32 python3.11 xz-utils; do
-	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	log "installing ${need[*]}"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-buildpy=/usr/bin/python3.11
+out=$(cd "$out" && pwd)
+log "building the Python runtime into $out (build folder $work)"
 
 # Sources: Debian's own packages, through a private apt configuration so
 # that /etc/apt is left alone. python3.11 and zlib come from bookworm;
@@ -106,8 +149,22 @@ cpy=$work/cpython
 # 4: _sqlite3, against the SQLite above.
 recipe=4
 if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
-	log "building CPython for wasm32-wasi (a few minutes)"
-	rm -rf "$cpy" && mkdir -p "$cpy"
+	log "building CPython for wasm32-wasi: configure, then make -j$jobs (2-4 minutes on two cores; output in $work/configure.log and $work/make.log)"
+	rm -rf "$cpy" "$work/configure.log" "$work/make.log" && mkdir -p "$cpy"
+	# A line every 30 seconds while it runs, so that a quiet terminal or CI
+	# log is not mistaken for a hung one.
+	(
+		start=$SECONDS
+		while sleep 30 </dev/null >/dev/null 2>&1; do
+			if [ -e "$work/make.log" ]; then
+				log "  ... CPython, $((SECONDS - start)) s: make, $(find "$cpy" -name "*.o" 2>/dev/null | wc -l) of about 220 object files"
+			else
+				log "  ... CPython, $((SECONDS - start)) s: configure"
+			fi
+		done
+	) &
+	ticker=$!
+	trap 'kill $ticker 2>/dev/null || true' EXIT
 	tar -xf "$(ls "$src"/python3.11_*.orig.tar.* | head -1)" -C "$cpy" --strip-components=1
 	(cd "$cpy" &&
 		CONFIG_SITE=Tools/wasm/config.site-wasm32-wasi \
@@ -131,6 +188,8 @@ if [ "$(cat "$cpy/.built" 2>/dev/null)" != "$recipe" ]; then
 		tail -40 "$work/configure.log" "$work/make.log" 2>/dev/null >&2
 		exit 1
 	}
+	kill $ticker 2>/dev/null || true
+	trap - EXIT
 fi
 
 # The runtime module: the reactor in reactor/*.c (wasgi_python.c, and
@@ -184,4 +243,12 @@ fi
 # An empty folder mounted read-only at /, so that "/" exists for the guest
 # (os.makedirs("/media") stats it) while nothing in it does.
 mkdir -p "$out/root"
+# The Go test cache rechecks only files inside the module, never this
+# folder: the stamp in the checkout (see internal/setup) is the file the
+# tests open, so that a build changing the runtime reruns them.
+stamp=$(cd "$here/../.." && pwd)/.wasgi-setup
+line="python-runtime $out $(stat -c '%s %Y' "$wasm" "$lib/.done" | tr '\n' ' ')"
+if ! grep -qxF "$line" "$stamp" 2>/dev/null; then
+	{ grep -v "^python-runtime $out " "$stamp" 2>/dev/null || true; echo "$line"; } >"$stamp.tmp" && mv "$stamp.tmp" "$stamp" || true
+fi
 log "python runtime ready in $out ($(du -sh "$wasm" | cut -f1) module, $(du -sh "$lib" | cut -f1) stdlib)"

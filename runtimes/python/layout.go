@@ -70,15 +70,7 @@ func SitePackages(home string) string {
 // build.sh puts it), /usr/local/lib/wasgi/python and /usr/lib/wasgi/python
 // that holds one.
 func RuntimeDir() (string, error) {
-	var candidates []string
-	if d := os.Getenv(EnvDir); d != "" {
-		candidates = []string{d}
-	} else {
-		if c, err := os.UserCacheDir(); err == nil {
-			candidates = append(candidates, filepath.Join(c, "wasgi", "python"))
-		}
-		candidates = append(candidates, "/usr/local/lib/wasgi/python", "/usr/lib/wasgi/python")
-	}
+	candidates := Candidates()
 	for _, d := range candidates {
 		if isFile(filepath.Join(d, Module)) && isFile(filepath.Join(d, Lib, "os.py")) {
 			return filepath.Abs(d)
@@ -86,6 +78,20 @@ func RuntimeDir() (string, error) {
 	}
 	return "", fmt.Errorf(`runtime = "python" needs the Python runtime (%s and %s), not found in %s: build it with runtimes/python/build.sh, or set %s to its folder`,
 		Module, Lib, strings.Join(candidates, ", "), EnvDir)
+}
+
+// Candidates returns the folders RuntimeDir looks in, in order:
+// $WASGI_PYTHON alone if set, else ${XDG_CACHE_HOME:-~/.cache}/wasgi/python,
+// /usr/local/lib/wasgi/python and /usr/lib/wasgi/python.
+func Candidates() []string {
+	if d := os.Getenv(EnvDir); d != "" {
+		return []string{d}
+	}
+	var candidates []string
+	if c, err := os.UserCacheDir(); err == nil {
+		candidates = append(candidates, filepath.Join(c, "wasgi", "python"))
+	}
+	return append(candidates, "/usr/local/lib/wasgi/python", "/usr/lib/wasgi/python")
 }
 
 func isFile(p string) bool {

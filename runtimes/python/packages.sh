@@ -77,4 +77,11 @@ done
 # recipe names how the folder is made: callers refetch when it changes.
 # 2: JavaScript links replaced by their files.
 echo 2 >"$out/recipe"
+# The Go test cache rechecks only files inside the module: the tests open
+# the checkout's stamp (see internal/setup), which changes with this line.
+stamp=$(cd "$(dirname "$0")/../.." && pwd)/.wasgi-setup
+line="python-packages $out $(stat -c '%Y' "$out/versions.txt")"
+if ! grep -qxF "$line" "$stamp" 2>/dev/null; then
+	{ grep -v "^python-packages $out " "$stamp" 2>/dev/null || true; echo "$line"; } >"$stamp.tmp" && mv "$stamp.tmp" "$stamp" || true
+fi
 log "ready: $out/dist-packages ($(tr '\n' ';' <"$out/versions.txt"))"
