@@ -42,18 +42,19 @@ one() {
     curl -fs -o /dev/null -H 'Host: quiet.test' $URL/ 2>/dev/null && break
     sleep 0.1
   done
-  out/load -label "$label: quiet alone" -url $URL/ -host quiet.test -c 8 -d "$DURATION" | tee "out/quiet-$label.tsv"
+  out/load -label "$label: quiet alone" -url $URL/ -host quiet.test -c "${QUIET_C:-8}" -d "$DURATION" | tee "out/quiet-$label.tsv"
   # The hammer: twice its capacity in infinite loops, plus traps.
   nice -n 19 out/load -label "$label: hammer /spin (504/503 expected)" -url $URL/spin -host hammer.test -c 8 -d "$DURATION" >"out/hammer1-$label.tsv" &
   local h1=$!
   nice -n 19 out/load -label "$label: hammer trap (500/503 expected)" -url $URL/abi/body_write -host hammer.test -c 8 -d "$DURATION" >"out/hammer2-$label.tsv" &
   local h2=$!
   sleep 0.5
-  out/load -label "$label: quiet under fire" -url $URL/ -host quiet.test -c 8 -d "$DURATION" | tee -a "out/quiet-$label.tsv"
+  out/load -label "$label: quiet under fire" -url $URL/ -host quiet.test -c "${QUIET_C:-8}" -d "$DURATION" | tee -a "out/quiet-$label.tsv"
   wait $h1 $h2 2>/dev/null || true
   cat "out/hammer1-$label.tsv" "out/hammer2-$label.tsv"
   awk -F'\t' -v l="$label" 'NR==1 {q=$4} NR==2 {f=$4} END {print l ": p99 quiet alone " q ", under fire " f}' "out/quiet-$label.tsv" >>out/isolation-summary.txt
   echo "$label: host peak RSS $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')" >>out/isolation-summary.txt
+  curl -fs http://127.0.0.1:9093/metrics 2>/dev/null | grep -E '^wasgi_group_(cpu|calls)' | sed "s/^/$label: /" >>out/isolation-summary.txt || true
   kill $pid
   wait $pid 2>/dev/null || true
 }

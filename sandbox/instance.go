@@ -67,6 +67,11 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 			}
 		})
 	})
+	// The host's part of a start (wazero making the instance, a
+	// snapshot's copy) holds no token but is the group's CPU all the
+	// same: a group that traps to make every request start an instance
+	// must not look idle to the scheduler.
+	state.cpu.charge(time.Since(start))
 	if err == nil && snap == nil && p.cfg.Snapshot {
 		if s, serr := takeSnapshot(mod); serr == nil {
 			s.handles = state.handleBase()
