@@ -3,7 +3,8 @@
 # "hammer" is flooded with infinite loops and traps at full concurrency.
 # Prints both p99s, quiet's failures (must be 0) and the host's peak RSS,
 # for wasgi as it is and, in the same run, without CAP_SYS_NICE (setpriv
-# drops it: no thread renicing, the CPU scheduler alone). BASELINE=commit
+# drops it: no thread renicing). QUIET_C sets the quiet load's concurrency
+# (default 8: it saturates 2 cores). BASELINE=commit
 # adds the same two cases for that commit's wasgi (built in a temporary
 # worktree), e.g. BASELINE=HEAD~1 to see what a change did.
 # Loopback only, bounded in time.

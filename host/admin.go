@@ -339,18 +339,6 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(bw, "%s{group=%s} %d\n", m.name, label(n), m.value(stats[i]))
 		}
 	}
-	for _, m := range []struct {
-		name, help string
-		value      func(st groupStats) time.Duration
-	}{
-		{"wasgi_group_cpu_seconds_total", "Time the group's guest code ran holding a CPU token.", func(g groupStats) time.Duration { return g.CPU }},
-		{"wasgi_group_cpu_wait_seconds_total", "Time the group's calls waited for a CPU token (all cores busy with guest code).", func(g groupStats) time.Duration { return g.CPUWait }},
-	} {
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s counter\n", m.name, m.help, m.name)
-		for i, n := range names {
-			fmt.Fprintf(bw, "%s{group=%s} %g\n", m.name, label(n), m.value(stats[i]).Seconds())
-		}
-	}
 }
 
 // firstLine is s up to its first newline.

@@ -117,8 +117,7 @@ func (c *CGI) Serve(ctx context.Context, call *CGICall) error {
 	deadline.Store(dl.UnixNano())
 	files := &fileCount{all: &g.rt.files}
 	mc = mc.WithNanosleep(boundedSleep(deadline)).WithFSConfig(c.dirs.config(files))
-	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net, roots: c.locks, files: files,
-		cpu: &cpuSlot{sched: g.rt.cpu, share: &g.share, count: g.c}}
+	state := &instanceState{log: &call.Log, stderr: stderr, deadline: deadline, net: c.net, roots: c.locks, files: files}
 	defer state.close()
 	cctx = withState(cctx, state)
 	var mem *memoryAllocator

@@ -180,11 +180,6 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 		if quotaFuncs[name] {
 			fn = quotaErrno(fn)
 		}
-		if name == "poll_oneoff" || name == "sched_yield" {
-			// A sleep holds no CPU token, and a yield lets a waiting
-			// call have it (cpu.go).
-			fn = offCPU(fn.Call)
-		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(fn, d.ParamTypes(), d.ResultTypes()).
 			WithParameterNames(d.ParamNames()...).

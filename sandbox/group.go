@@ -30,7 +30,6 @@ type GroupConfig struct {
 type Counters struct {
 	served, created, recycled  atomic.Int64
 	trapped, timedOut, refused atomic.Int64
-	cpuNS, cpuWaitNS           atomic.Int64 // guest code run with a CPU token, and time waiting for one (cpu.go)
 }
 
 // Stats are a group's counters and gauges.
@@ -39,10 +38,6 @@ type Stats struct {
 	Starting                   int64 // gauge: of InUse, the instances being created (instantiation, _initialize)
 	Served, Created, Recycled  int64 // counters
 	Trapped, TimedOut, Refused int64 // counters
-	// CPU is the time the group's calls held a CPU token (running guest
-	// code, the rewritten module's checks included); CPUWait the time
-	// they waited for one because others held them all.
-	CPU, CPUWait time.Duration
 }
 
 // Group shares a capacity of instances between the apps (pools) assigned
@@ -64,7 +59,6 @@ type Group struct {
 	inUse, queued atomic.Int64
 	starting      atomic.Int64 // instances being created for a slot (counted in inUse too)
 	c             *Counters
-	share         cpuShare // recent CPU use, for the scheduler (cpu.go); under rt.cpu.mu
 }
 
 // NewGroup creates a daemon group. Close it when done.
@@ -94,7 +88,6 @@ func (g *Group) Stats() Stats {
 		InUse: g.inUse.Load(), Idle: int64(max(idle, 0)), Queued: g.queued.Load(), Starting: g.starting.Load(),
 		Served: g.c.served.Load(), Created: g.c.created.Load(), Recycled: g.c.recycled.Load(),
 		Trapped: g.c.trapped.Load(), TimedOut: g.c.timedOut.Load(), Refused: g.c.refused.Load(),
-		CPU: time.Duration(g.c.cpuNS.Load()), CPUWait: time.Duration(g.c.cpuWaitNS.Load()),
 	}
 }
 

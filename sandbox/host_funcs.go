@@ -47,18 +47,10 @@ func newHostFunc(name string, fn api.GoModuleFunc, result string, params ...stri
 // hostFuncs are every import of module "wasgi", by name.
 var hostFuncs = func() map[string]hostFunc {
 	m := map[string]hostFunc{}
-	for _, area := range []struct {
-		funcs []hostFunc
-		// blocks: its functions can wait (on the client, a server, a
-		// lock), so the guest gives its CPU token back meanwhile (cpu.go).
-		blocks bool
-	}{{environFuncs, false}, {bodyFuncs, true}, {responseFuncs, false}, {authFuncs, false}, {logFuncs, false}, {netFuncs, true}, {lockFuncs, true}, {cryptoFuncs, false}} {
-		for _, f := range area.funcs {
+	for _, area := range [][]hostFunc{environFuncs, bodyFuncs, responseFuncs, authFuncs, logFuncs, netFuncs, lockFuncs, cryptoFuncs} {
+		for _, f := range area {
 			if _, dup := m[f.name]; dup {
 				panic("sandbox: host function declared twice: " + f.name)
-			}
-			if area.blocks {
-				f.fn = offCPU(f.fn)
 			}
 			m[f.name] = f
 		}

@@ -36,8 +36,7 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	deadline.Store(time.Now().Add(p.g.cfg.RequestTimeout).UnixNano()) // for _initialize
 	files := &fileCount{all: &p.g.rt.files}
 	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline)).WithFSConfig(p.dirs.config(files))
-	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks, files: files,
-		cpu: &cpuSlot{sched: p.g.rt.cpu, share: &p.g.share, count: p.g.c}}
+	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks, files: files}
 	ctx = withState(context.WithoutCancel(ctx), state)
 	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {
@@ -67,11 +66,6 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 			}
 		})
 	})
-	// The host's part of a start (wazero making the instance, a
-	// snapshot's copy) holds no token but is the group's CPU all the
-	// same: a group that traps to make every request start an instance
-	// must not look idle to the scheduler.
-	state.cpu.charge(time.Since(start))
 	if err == nil && snap == nil && p.cfg.Snapshot {
 		if s, serr := takeSnapshot(mod); serr == nil {
 			s.handles = state.handleBase()
@@ -156,15 +150,8 @@ func (m *Module) instantiate(ctx context.Context, mc wazero.ModuleConfig, start 
 		return mod, nil, err
 	}
 	if start != "" {
-		// Only the guest code holds a CPU token, not the host's work of
-		// making the instance (memory, data segments): that does not
-		// yield, and would keep other calls waiting (cpu.go).
-		var cpu *cpuSlot
-		if s := stateFrom(ctx); s != nil {
-			cpu = s.cpu
-		}
-		err = armed(ctx, g, func() (err error) {
-			cpu.onCPU(ctx, func() { _, err = mod.ExportedFunction(start).Call(ctx) })
+		err = armed(ctx, g, func() error {
+			_, err := mod.ExportedFunction(start).Call(ctx)
 			return exitOK(err)
 		})
 		if err != nil {

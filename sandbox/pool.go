@@ -299,9 +299,7 @@ func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []
 	ctx = withState(ctx, in.state)
 	err = armed(ctx, in.guard, func() error {
 		var err error
-		deprioritizeIfLong(p.g.rt.renice, func() {
-			in.mem.inUse(func() { in.state.cpu.onCPU(ctx, func() { res, err = in.fns[ph].Call(ctx) }) })
-		})
+		deprioritizeIfLong(p.g.rt.renice, func() { in.mem.inUse(func() { res, err = in.fns[ph].Call(ctx) }) })
 		return err
 	})
 	in.state.call = nil

@@ -22,7 +22,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasgi/wasgi/abi"
@@ -57,7 +56,6 @@ type Runtime struct {
 	spares   *spareSet                         // memory mappings kept for the next instances (memory.go)
 	files    guestFiles                        // the files guests hold open, and their share (files.go)
 	quotas   quotas                            // the usage of rw dirs with a quota (quota.go)
-	cpu      *cpuSched                         // the CPU tokens guest code runs with (cpu.go)
 
 	closingMu sync.Mutex
 	closing   wazero.Runtime // close-on-context-done on; nil until a module needs it
@@ -88,7 +86,7 @@ func (r *Runtime) CompileStats() CompileStats {
 
 // New creates a runtime with the wasgi host module and WASI preview 1.
 func New(ctx context.Context, o Options) (*Runtime, error) {
-	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}, renice: canRenice(), cpu: newCPUSched(cpuCores)}
+	r := &Runtime{base: wazero.NewRuntimeConfig(), log: o.Logger, modules: map[string]*Module{}, renice: canRenice()}
 	r.spares = newSpareSet(r.renice)
 	r.files.log = o.Logger
 	r.ReserveFiles(FileLimit() / 4) // until the host says what it needs
@@ -234,8 +232,7 @@ func (r *Runtime) Compile(ctx context.Context, path string) (*Module, error) {
 	rt, stop := r.rt, byInterrupt
 	var compiled wazero.CompiledModule
 	if inst := r.instrumented(hash, wasm); inst != nil {
-		// $yield is the scheduler's point (cpu.go).
-		compiled, err = rt.CompileModule(experimental.WithFunctionListenerFactory(ctx, yieldListeners{}), inst)
+		compiled, err = rt.CompileModule(ctx, inst)
 		if err != nil {
 			// The original may compile where the rewrite does not only
 			// if the rewriter is wrong: say so, and run it the old way.

@@ -31,7 +31,6 @@ type instanceState struct {
 	net      *netState  // outbound connections; nil: none allowed
 	roots    []lockRoot // the app's dirs, for file_lock
 	files    *fileCount // the files it holds open in its dirs (files.go)
-	cpu      *cpuSlot   // its calls' hold on a CPU token (cpu.go); nil: not scheduled
 
 	mu        sync.Mutex
 	resources map[int32]resource

@@ -60,11 +60,6 @@ import (
 // InterruptExport names the global the host sets to stop a guest.
 const InterruptExport = "wasgi.interrupt"
 
-// YieldExport names $yield, exported so that the host can recognise it
-// (a function listener on it is the host's scheduling point: sandbox/
-// sched.go). Calling it from outside does what a yield does.
-const YieldExport = "wasgi.yield"
-
 // YieldEvery is the number of loop iterations and calls between two
 // yields. A Go guest runs about 30–60 ns per check (the hello guest's
 // _initialize: 47,000 checks in 1.5–3 ms), so it passes through Go every
@@ -132,7 +127,7 @@ func appendToVector(body, item []byte) []byte {
 // (Instrument, then ExportGlobals, after CoalesceData): change it whenever a
 // rewrite changes what it writes (TestRewriteVersion fails until then), so
 // that modules rewritten by an earlier wasgi are not taken from the cache.
-const Version = "r3"
+const Version = "r2"
 
 // Instrument returns wasm with the interrupt machinery above and the
 // stack budget of stack.go, or ErrParse when it cannot be sure of the
@@ -176,9 +171,8 @@ func Instrument(wasm []byte) ([]byte, error) {
 			definedGlobals = r.u32()
 		case secExport:
 			for n := r.u32(); n > 0 && r.err == nil; n-- {
-				switch r.name() {
-				case InterruptExport, YieldExport, StackExport, StackLowExport:
-					return nil, ErrParse // already instrumented, or a name the rewrite needs
+				if r.name() == InterruptExport {
+					return nil, ErrParse // already instrumented
 				}
 				if r.byte() > kindGlobal {
 					return nil, ErrParse
@@ -262,8 +256,6 @@ func Instrument(wasm []byte) ([]byte, error) {
 		export := append(appendName(nil, e.name), kindGlobal)
 		secs[at].body = appendToVector(secs[at].body, binary.AppendUvarint(export, uint64(e.index)))
 	}
-	export := append(appendName(nil, YieldExport), kindFunc)
-	secs[at].body = appendToVector(secs[at].body, binary.AppendUvarint(export, uint64(g.yield)))
 
 	kept := secs[:0]
 	for _, s := range secs {
