@@ -142,7 +142,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 	var importedGlobals, definedFuncs, definedGlobals uint32
 	var m moduleTypes
 	hasMemory := false
-	typeAt, funcAt, codeAt := -1, -1, -1
+	typeAt, funcAt, codeAt, memAt := -1, -1, -1, -1
 	for i, s := range secs {
 		r := &reader{b: s.body}
 		switch s.id {
@@ -166,6 +166,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 				m.funcs = append(m.funcs, r.u32())
 			}
 		case secMemory:
+			memAt = i
 			hasMemory = hasMemory || r.u32() > 0
 		case secGlobal:
 			definedGlobals = r.u32()
@@ -208,8 +209,14 @@ func Instrument(wasm []byte) ([]byte, error) {
 	secs[codeAt].body = appendToVector(code, yieldBody(g))
 	if !hasMemory {
 		// $yield's memory.grow needs one: an empty memory, which no
-		// instruction of the module can name.
-		secs = insertSection(secs, section{secMemory, []byte{1, 0x01, 0, 0}})
+		// instruction of the module can name. A memory section that
+		// declares none gets it (a second section would be invalid).
+		mem := section{secMemory, []byte{1, 0x01, 0, 0}}
+		if memAt >= 0 {
+			secs[memAt] = mem
+		} else {
+			secs = insertSection(secs, mem)
+		}
 	}
 
 	voidType := m.typeIndex(nil, nil, &added)
