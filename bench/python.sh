@@ -4,8 +4,9 @@
 # hello of examples/python/flask under wasgi (CPython 3.11 for WASI, groups
 # of 2 and 4 warm instances) and under
 # Apache 2.4 + mod_wsgi in daemon mode (processes=2 threads=15), as Django's
-# deployment guide configures it. Apache, mod_wsgi, wrk, Django and Flask
-# come from Debian, installed here when missing. Servers run one at a time,
+# deployment guide configures it, and under gunicorn (2 sync workers, and
+# 2 gthread workers of 15 threads). Apache, mod_wsgi, gunicorn, wrk, Django
+# and Flask come from Debian, installed here when missing. Servers run one at a time,
 # each is checked to answer the hello body before wrk loads it.
 #
 # Also measured: wasgi's time to ready with two Django sites (cold and warm
@@ -17,29 +18,34 @@
 #   bash bench/python.sh                   # 5 s per case, c=1 and c=16
 #   DURATION=10s CONNS="1 16 64" bash bench/python.sh
 #   PROFILE=1 bash bench/python.sh         # also a perf profile of wasgi under load
+#   SERVERS=wasgi WASGI_BIN=/tmp/wasgi-old bash bench/python.sh   # only wasgi, another build of it
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./lib.sh
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-1 16}
 PROFILE=${PROFILE:-0}
+SERVERS=${SERVERS:-apache gunicorn wasgi}
 BENCH=$(pwd)
 OUT=$BENCH/out/python
 APP=$OUT/app
 PORT=8190     # wasgi
 ADMIN=8199   # wasgi's admin listener
 APORT=8193    # Apache
+GPORT=8194    # gunicorn
 mkdir -p "$OUT/apache"
 chmod 755 "$BENCH/out" "$OUT" "$OUT/apache"
 
 # --- prerequisites ----------------------------------------------------------
-install_debs apache2 libapache2-mod-wsgi-py3 wrk python3-django python3-flask
+install_debs apache2 libapache2-mod-wsgi-py3 gunicorn wrk python3-django python3-flask
 command -v wrk >/dev/null || { echo "python.sh needs wrk" >&2; exit 1; }
 APACHE=0
-command -v apache2 >/dev/null && [ -e /usr/lib/apache2/modules/mod_wsgi.so ] && APACHE=1
+command -v apache2 >/dev/null && [ -e /usr/lib/apache2/modules/mod_wsgi.so ] && [[ " $SERVERS " == *" apache "* ]] && APACHE=1
+GUNICORN=0
+command -v gunicorn >/dev/null && [[ " $SERVERS " == *" gunicorn "* ]] && GUNICORN=1
 PYRT=${WASGI_PYTHON:-${XDG_CACHE_HOME:-$HOME/.cache}/wasgi/python}
 [ -f "$PYRT/python-wsgi.wasm" ] || ../runtimes/python/build.sh
-go build -o "$OUT/wasgi" ../cmd/wasgi
+if [ -n "${WASGI_BIN:-}" ]; then cp "$WASGI_BIN" "$OUT/wasgi"; else go build -o "$OUT/wasgi" ../cmd/wasgi; fi
 
 # A copy of the example projects, static files collected, bytecode compiled
 # (read-only for both servers), and a probe: the Django app wrapped to
@@ -77,7 +83,17 @@ FLASK_BODY='Hello from Flask, in a WebAssembly sandbox!'
 export DJANGO_SETTINGS_MODULE=mysite.settings_alpha  # Apache's daemons inherit it
 
 # --- servers ----------------------------------------------------------------
-WPID=; APID=
+WPID=; APID=; GPID=
+stop_gunicorn() { [ -n "$GPID" ] && { kill "$GPID" 2>/dev/null; wait "$GPID" 2>/dev/null || true; }; GPID=; }
+# start_gunicorn DIR APP WORKER_ARGS...: gunicorn from Debian on $GPORT,
+# no access log; sets GPID and T0.
+start_gunicorn() {
+  local dir=$1 app=$2; shift 2
+  stop_gunicorn
+  T0=$(now_ms)
+  (cd "$dir" && exec gunicorn --bind "127.0.0.1:$GPORT" --workers 2 "$@" --log-level warning "$app" 2>"$OUT/gunicorn.log") &
+  GPID=$!
+}
 stop_wasgi() { [ -n "$WPID" ] && { kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null || true; }; WPID=; }
 stop_apache() {
   [ -n "$APID" ] || return 0
@@ -85,7 +101,7 @@ stop_apache() {
   wait "$APID" 2>/dev/null || true
   APID=
 }
-cleanup() { stop_wasgi; stop_apache; }
+cleanup() { stop_wasgi; stop_apache; stop_gunicorn; }
 trap cleanup EXIT
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -96,7 +112,7 @@ ready_ms() {
   local url=$1 body=$2 end=$(($(now_ms) + 60000)); shift 2
   while [ "$(now_ms)" -lt $end ]; do
     if curl -fs -m 10 "$@" "$url" 2>/dev/null | grep -qF "$body"; then echo $(($(now_ms) - T0)); return 0; fi
-    for p in $WPID $APID; do kill -0 "$p" 2>/dev/null || { echo "error: the server exited, see $OUT/*.log, $OUT/apache/error.log" >&2; return 1; }; done
+    for p in $WPID $APID $GPID; do kill -0 "$p" 2>/dev/null || { echo "error: the server exited, see $OUT/*.log, $OUT/apache/error.log" >&2; return 1; }; done
     sleep 0.05
   done
   echo "error: $url never answered '$body'" >&2; return 1
@@ -212,6 +228,7 @@ note() { echo "$*" | tee -a "$NOTES"; }
 cpu_ticks() {
   local pids=$WPID
   [ -n "$APID" ] && pids="$APID $(pgrep -P "$APID" | tr '\n' ' ')"
+  [ -n "$GPID" ] && pids="$GPID $(pgrep -P "$GPID" | tr '\n' ' ')"
   for p in $pids; do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null; done | awk '{ t += $12 + $13 } END { print t + 0 }'
 }
 HZ=$(getconf CLK_TCK)
@@ -310,6 +327,18 @@ if [ $APACHE = 1 ]; then
   stop_apache
 fi
 
+# 2b. The Django hello under gunicorn: 2 sync workers; 2 gthread workers
+# of 15 threads (mod_wsgi's daemon shape).
+if [ $GUNICORN = 1 ]; then
+  start_gunicorn "$APP/django" mysite.wsgi:application
+  ready_ms "http://127.0.0.1:$GPORT/" "$DJANGO_BODY" >/dev/null
+  load django gunicorn-sync 2 "http://127.0.0.1:$GPORT/"
+  start_gunicorn "$APP/django" mysite.wsgi:application --worker-class gthread --threads 15
+  ready_ms "http://127.0.0.1:$GPORT/" "$DJANGO_BODY" >/dev/null
+  load django gunicorn-gthread 2x15 "http://127.0.0.1:$GPORT/"
+  stop_gunicorn
+fi
+
 # 3. The Django hello under wasgi: 2 and 4 warm instances.
 for n in 2 4; do
   name=django-$n
@@ -384,6 +413,15 @@ if [ $APACHE = 1 ]; then
   load flask apache-mod_wsgi 2x15 "http://127.0.0.1:$APORT/"
   stop_apache
 fi
+if [ $GUNICORN = 1 ]; then
+  start_gunicorn "$APP/flask" hello_flask:application
+  ready_ms "http://127.0.0.1:$GPORT/" "$FLASK_BODY" >/dev/null
+  load flask gunicorn-sync 2 "http://127.0.0.1:$GPORT/"
+  start_gunicorn "$APP/flask" hello_flask:application --worker-class gthread --threads 15
+  ready_ms "http://127.0.0.1:$GPORT/" "$FLASK_BODY" >/dev/null
+  load flask gunicorn-gthread 2x15 "http://127.0.0.1:$GPORT/"
+  stop_gunicorn
+fi
 name=flask-2
 {
   wasgi_conf "$name" cache
@@ -397,17 +435,20 @@ stop_wasgi
 
 # --- report -----------------------------------------------------------------
 echo
-echo "| app | server | instances | conns | req/s | p50 | p99 | CPU/req | errors | req/s vs Apache |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| app | server | instances | conns | req/s | p50 | p99 | CPU/req | errors | req/s vs Apache | vs gunicorn sync | vs gunicorn gthread |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 awk -F'\t' 'function ms(us) { return us >= 10000 ? sprintf("%.0f ms", us / 1000) : sprintf("%.2f ms", us / 1000) }
-  NR > 1 { n++; row[n] = $0; if ($2 == "apache-mod_wsgi") ap[$1, $4] = $5 }
-  END { for (i = 1; i <= n; i++) { split(row[i], f, "\t")
-    r = ((f[1], f[4]) in ap && ap[f[1], f[4]] > 0 && f[2] !~ /max_requests/) ? sprintf("%.2f", f[5] / ap[f[1], f[4]]) : ""
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], ms(f[6]), ms(f[7]), ms(f[10]), f[8], r } }' "$RESULTS"
+  NR > 1 { n++; row[n] = $0; k = $1 SUBSEP $4; if ($2 == "apache-mod_wsgi") ap[k] = $5; if ($2 == "gunicorn-sync") gs[k] = $5; if ($2 == "gunicorn-gthread") gt[k] = $5 }
+  END { for (i = 1; i <= n; i++) { split(row[i], f, "\t"); k = f[1] SUBSEP f[4]; plain = f[2] !~ /max_requests/
+    ra = (k in ap && ap[k] > 0 && plain) ? sprintf("%.2f", f[5] / ap[k]) : ""
+    rs = (k in gs && gs[k] > 0 && plain) ? sprintf("%.2f", f[5] / gs[k]) : ""
+    rt = (k in gt && gt[k] > 0 && plain) ? sprintf("%.2f", f[5] / gt[k]) : ""
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], ms(f[6]), ms(f[7]), ms(f[10]), f[8], ra, rs, rt } }' "$RESULTS"
 echo
 cat "$NOTES"
 echo
 apachev=; [ $APACHE = 1 ] && apachev="Apache $(apache2 -v | head -1 | cut -d' ' -f3 | cut -d/ -f2), mod_wsgi $(dpkg-query -W -f '${Version}' libapache2-mod-wsgi-py3), "
+gunicornv=; [ $GUNICORN = 1 ] && gunicornv="gunicorn $(dpkg-query -W -f '${Version}' gunicorn), "
 echo "Django $(dpkg-query -W -f '${Version}' python3-django), Flask $(dpkg-query -W -f '${Version}' python3-flask), native $(/usr/bin/python3 --version)," \
-  "wasm CPython $(ls "$PYRT.build/src" 2>/dev/null | sed -n 's/^python3.11_\(.*\)\.dsc$/\1/p' | grep . || echo 3.11) (python-wsgi.wasm), ${apachev}wrk $(dpkg-query -W -f '${Version}' wrk)," \
+  "wasm CPython $(ls "$PYRT.build/src" 2>/dev/null | sed -n 's/^python3.11_\(.*\)\.dsc$/\1/p' | grep . || echo 3.11) (python-wsgi.wasm), ${apachev}${gunicornv}wrk $(dpkg-query -W -f '${Version}' wrk)," \
   "wazero $(awk '$1 == "github.com/tetratelabs/wazero" {print $2}' ../go.mod), $(go version | cut -d' ' -f3), $(nproc) cores, $(date -u +%Y-%m-%d)"

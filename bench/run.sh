@@ -2,8 +2,9 @@
 # Load test, one run on this machine, 127.0.0.1 only, bounded in time:
 # wasgi against a native Go net/http server doing the same work (the limit
 # of this stack), Apache 2.4 + mod_wsgi in daemon mode (processes=2
-# threads=15) running the same cases as a plain WSGI app, and nginx for
-# static files. Apache, mod_wsgi, nginx and wrk come from Debian packages,
+# threads=15) running the same cases as a plain WSGI app, and nginx and
+# Caddy (file_server) for static files. Apache, mod_wsgi, nginx, Caddy and
+# wrk come from Debian packages,
 # installed here when missing (PEERS=0 skips them; without wrk the Go load
 # generator in bench/load is used).
 #
@@ -20,10 +21,11 @@ mkdir -p "$OUT/static" "$OUT/apache" "$OUT/nginx"
 chmod 755 "$OUT" "$OUT/static" "$OUT/apache"
 
 # --- the peers, from Debian -------------------------------------------------
-[ "$PEERS" = 1 ] && install_debs apache2 libapache2-mod-wsgi-py3 nginx wrk
-APACHE=0; NGINX=0
+[ "$PEERS" = 1 ] && install_debs apache2 libapache2-mod-wsgi-py3 nginx caddy wrk
+APACHE=0; NGINX=0; CADDY=0
 [ "$PEERS" = 1 ] && command -v apache2 >/dev/null && [ -e /usr/lib/apache2/modules/mod_wsgi.so ] && APACHE=1
 [ "$PEERS" = 1 ] && command -v nginx >/dev/null && NGINX=1
+[ "$PEERS" = 1 ] && command -v caddy >/dev/null && CADDY=1
 
 # --- build ------------------------------------------------------------------
 WASM="env GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared"
@@ -94,10 +96,16 @@ if [ $NGINX = 1 ]; then
   nginx -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" &
   PIDS+=($!)
 fi
+if [ $CADDY = 1 ]; then
+  # Caddy's own file server, no access log, its state kept under out/.
+  (cd "$OUT" && exec env XDG_DATA_HOME="$OUT/caddy" XDG_CONFIG_HOME="$OUT/caddy" caddy file-server --listen 127.0.0.1:8095 --root "$OUT" 2>"$OUT/caddy.log") &
+  PIDS+=($!)
+fi
 wait_up http://127.0.0.1:8090/
 wait_up http://127.0.0.1:8091/
 [ $APACHE = 1 ] && { wait_up http://127.0.0.1:8093/ || APACHE=0; }
 [ $NGINX = 1 ] && { wait_up http://127.0.0.1:8094/static/4k.bin || NGINX=0; }
+[ $CADDY = 1 ] && { wait_up http://127.0.0.1:8095/static/4k.bin || CADDY=0; }
 
 # --- measure ----------------------------------------------------------------
 WRK=0; command -v wrk >/dev/null && WRK=1
@@ -133,6 +141,7 @@ for c in 1 64; do
     measure static$f native $c http://127.0.0.1:8091/static/$f.bin
     measure static$f wasgi $c http://127.0.0.1:8090/static/$f.bin
     [ $NGINX = 1 ] && measure static$f nginx $c http://127.0.0.1:8094/static/$f.bin
+    [ $CADDY = 1 ] && measure static$f caddy $c http://127.0.0.1:8095/static/$f.bin
   done
 done
 
@@ -142,7 +151,15 @@ awk -F'\t' 'NR > 1 { k = $1 " c=" $3; if ($2 == "native") { n[k] = $4; l[k] = $6
   END { for (k in keys) for (v in s) if ((k, v) in r && n[k] > 0)
     printf "  %-14s %-16s %6.3f   p99 %5.1fx\n", k, v, r[k, v] / n[k], (l[k] > 0 ? q[k, v] / l[k] : 0) }' "$RESULTS" | sort
 echo
+echo "static files: wasgi's req/s against nginx's and Caddy's, same file and connections:"
+awk -F'\t' 'NR > 1 && $1 ~ /^static/ { k = $1 " c=" $3; v[k, $2] = $4; keys[k] = 1 }
+  END { for (k in keys) { line = sprintf("  %-16s", k)
+    if ((k, "nginx") in v && v[k, "nginx"] > 0) line = line sprintf("  vs nginx %.2f", v[k, "wasgi"] / v[k, "nginx"])
+    if ((k, "caddy") in v && v[k, "caddy"] > 0) line = line sprintf("  vs Caddy %.2f", v[k, "wasgi"] / v[k, "caddy"])
+    print line } }' "$RESULTS" | sort
+echo
 loadgen=bench/load; [ $WRK = 1 ] && loadgen="wrk $(dpkg-query -W -f '${Version}' wrk 2>/dev/null)"
 apachev=; [ $APACHE = 1 ] && apachev="$(apache2 -v | head -1 | cut -d' ' -f3), mod_wsgi $(dpkg-query -W -f '${Version}' libapache2-mod-wsgi-py3 2>/dev/null), "
 nginxv=; [ $NGINX = 1 ] && nginxv="$(nginx -v 2>&1 | cut -d' ' -f3), "
+[ $CADDY = 1 ] && nginxv="${nginxv}caddy $(caddy version | cut -d' ' -f1), "
 echo "load: $loadgen; $(go version | cut -d' ' -f3); ${apachev}${nginxv}$(nproc) cores; $(date -u +%Y-%m-%d)"
