@@ -93,37 +93,30 @@ func (m *metrics) group(name string) *sandbox.Counters {
 	return m.groups[name]
 }
 
-// outbound returns the outbound connection counters of app of site.
-func (m *metrics) outbound(site, app string) *sandbox.OutboundStats {
+// perApp returns the counters of app of site in tab, made on first use.
+func perApp[T any](m *metrics, tab map[[2]string]*T, site, app string) *T {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := [2]string{site, app}
-	if m.out[k] == nil {
-		m.out[k] = &sandbox.OutboundStats{}
+	if tab[k] == nil {
+		tab[k] = new(T)
 	}
-	return m.out[k]
+	return tab[k]
+}
+
+// outbound returns the outbound connection counters of app of site.
+func (m *metrics) outbound(site, app string) *sandbox.OutboundStats {
+	return perApp(m, m.out, site, app)
 }
 
 // quotaStats returns the disk quota counters of app of site.
 func (m *metrics) quotaStats(site, app string) *sandbox.QuotaStats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := [2]string{site, app}
-	if m.quota[k] == nil {
-		m.quota[k] = &sandbox.QuotaStats{}
-	}
-	return m.quota[k]
+	return perApp(m, m.quota, site, app)
 }
 
 // startFailures returns the failed-start counter of app of site.
 func (m *metrics) startFailures(site, app string) *atomic.Int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := [2]string{site, app}
-	if m.starts[k] == nil {
-		m.starts[k] = new(atomic.Int64)
-	}
-	return m.starts[k]
+	return perApp(m, m.starts, site, app)
 }
 
 // adminHandler serves the admin listener: never the public one.

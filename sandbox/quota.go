@@ -207,34 +207,30 @@ func (f countingFS) quotaOpen(p string, flag experimentalsys.Oflag, perm fs.File
 	return file, 0
 }
 
-// Mkdir implements experimentalsys.FS.
-func (f countingFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+// newEntry runs op, which makes one more entry, within the files quota:
+// refused before op past it, given back when op fails.
+func (f countingFS) newEntry(op func() experimentalsys.Errno) experimentalsys.Errno {
 	if f.q == nil {
-		return f.FS.Mkdir(p, perm)
+		return op()
 	}
 	if e := f.q.files(f.c, 1); e != 0 {
 		return e
 	}
-	e := f.FS.Mkdir(p, perm)
+	e := op()
 	if e != 0 {
 		f.q.u.files.Add(-1)
 	}
 	return e
 }
 
+// Mkdir implements experimentalsys.FS.
+func (f countingFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	return f.newEntry(func() experimentalsys.Errno { return f.FS.Mkdir(p, perm) })
+}
+
 // Link implements experimentalsys.FS: one more entry, no more bytes.
 func (f countingFS) Link(oldPath, newPath string) experimentalsys.Errno {
-	if f.q == nil {
-		return f.FS.Link(oldPath, newPath)
-	}
-	if e := f.q.files(f.c, 1); e != 0 {
-		return e
-	}
-	e := f.FS.Link(oldPath, newPath)
-	if e != 0 {
-		f.q.u.files.Add(-1)
-	}
-	return e
+	return f.newEntry(func() experimentalsys.Errno { return f.FS.Link(oldPath, newPath) })
 }
 
 // Symlink implements experimentalsys.FS: one more entry, and its target.
