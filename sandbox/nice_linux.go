@@ -38,10 +38,12 @@ func canRenice() bool {
 // deprioritized runs call on the current thread at nice longCallNice:
 // for instance creation (~10 ms of CPU for a Go guest), which a site that
 // traps on purpose can make every request pay, at everyone else's cost.
-// Without renice it just runs call.
+// Without renice (no CAP_SYS_NICE: a thread's nice cannot be lowered back)
+// it runs call on a thread of its own that raises its nice, which any
+// thread may, and is then discarded with its goroutine, never reused.
 func deprioritized(renice bool, call func()) {
 	if !renice {
-		call()
+		onThrowawayThread(call)
 		return
 	}
 	runtime.LockOSThread()
@@ -82,4 +84,31 @@ func deprioritizeIfLong(renice bool, call func()) {
 		syscall.Setpriority(syscall.PRIO_PROCESS, tid, 0)
 	}
 	mu.Unlock()
+}
+
+// onThrowawayThread runs call at nice longCallNice on a new OS thread
+// that ends with it: a goroutine that exits locked to its thread takes
+// the thread with it, so no goroutine ever runs on it at that priority
+// again. A panic in call is raised again in the caller. Starting a
+// thread costs tens of microseconds, against the milliseconds of an
+// instance's start.
+func onThrowawayThread(call func()) {
+	var p any
+	panicked := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+		syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), longCallNice)
+		defer func() {
+			if r := recover(); r != nil {
+				p, panicked = r, true
+			}
+		}()
+		call()
+	}()
+	<-done
+	if panicked {
+		panic(p)
+	}
 }
