@@ -377,4 +377,17 @@ tls = { acme = true }
 	if _, err := os.Stat(filepath.Join(storage, "certificates")); err != nil {
 		t.Errorf("storage: %v", err)
 	}
+
+	// A second wasgi on the same storage (a restart) serves the stored
+	// certificates and orders none anew: it may renew one whose window
+	// has come (they live 20 s), never obtain a first one.
+	th2 := startHost(t, acmeConfig(p, storage, filepath.Join(state, "access2.log")))
+	for _, name := range []string{"a.test", "b.test", "www.b.test"} {
+		waitCert(t, th2.Addrs()[1].String(), name, pool, nil)
+	}
+	for _, line := range strings.Split(th2.logs.String(), "\n") {
+		if strings.Contains(line, `"message":"certificate obtained"`) && strings.Contains(line, `"renewal":false`) {
+			t.Errorf("the restarted host ordered a certificate it had in storage: %s", line)
+		}
+	}
 }
