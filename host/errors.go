@@ -99,6 +99,16 @@ func (h *Host) appFailed(w *logWriter, r *http.Request, q *request, a *app, err 
 		h.startFailed(w, q, a, se)
 		return
 	}
+	var lf *lazyFailure
+	if errors.As(err, &lf) {
+		// One event for a module that does not compile, not one per
+		// request: nothing changes until a reload.
+		h.answer(w, http.StatusInternalServerError)
+		if lf.first {
+			a.log.Error().Err(lf.err).Str("request_id", q.id).Msg("app module does not compile (compile = \"lazy\"): its requests get 500 until a reload")
+		}
+		return
+	}
 	status := statusFor(err)
 	h.answer(w, status) // logged below, with the app
 	ev := a.log.Error()

@@ -112,6 +112,11 @@ func TestLazyCompile(t *testing.T) {
 	if !strings.Contains(th.logs.String(), `site b app main`) {
 		t.Fatalf("broken module not logged:\n%s", th.logs.String())
 	}
+	// Two requests to the broken app, one event: nothing changes until a
+	// reload.
+	if n := strings.Count(th.logs.String(), "app module does not compile"); n != 1 {
+		t.Fatalf("%d events for the broken module, want 1:\n%s", n, th.logs.String())
+	}
 }
 
 // TestLazyApp: which apps compile = "lazy" leaves for their first request.

@@ -239,8 +239,8 @@ func lazyApp(cfg *sites.Config, sc *sites.Site, ac *sites.App) bool {
 
 // lazyPool is the pool of a lazily compiled app, created by its first
 // request. A module that fails to compile fails every request of this
-// config (500, logged), without compiling again each time; a reload tries
-// again.
+// config (500; logged once, by the request that compiled it), without
+// compiling again each time; a reload tries again.
 type lazyPool struct {
 	s    *state
 	app  *app
@@ -260,8 +260,11 @@ func (l *lazyPool) get(ctx context.Context) (*sandbox.Pool, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if p := l.pool.Load(); p != nil || l.err != nil {
-		return p, l.err
+	if p := l.pool.Load(); p != nil {
+		return p, nil
+	}
+	if l.err != nil {
+		return nil, &lazyFailure{err: l.err}
 	}
 	a := l.app
 	start := time.Now()
@@ -275,8 +278,18 @@ func (l *lazyPool) get(ctx context.Context) (*sandbox.Pool, error) {
 		}
 	}
 	l.err = fmt.Errorf("site %s app %s: %w", a.site, a.name, err)
-	return nil, l.err
+	return nil, &lazyFailure{err: l.err, first: true}
 }
+
+// lazyFailure is a lazy app's compile error: first for the request whose
+// compile failed (the one logged), not for the requests after it.
+type lazyFailure struct {
+	err   error
+	first bool
+}
+
+func (e *lazyFailure) Error() string { return e.err.Error() }
+func (e *lazyFailure) Unwrap() error { return e.err }
 
 // warm creates every app's min_instances.
 func (s *state) warm(ctx context.Context) error {
