@@ -59,6 +59,7 @@ type Group struct {
 	inUse, queued atomic.Int64
 	starting      atomic.Int64 // instances being created for a slot (counted in inUse too)
 	c             *Counters
+	respawn       *respawnLimit // replacing instances lost to failures (respawn.go)
 }
 
 // NewGroup creates a daemon group. Close it when done.
@@ -69,7 +70,8 @@ func (r *Runtime) NewGroup(cfg GroupConfig) *Group {
 	if cfg.Counters == nil {
 		cfg.Counters = new(Counters)
 	}
-	g := &Group{rt: r, cfg: cfg, c: cfg.Counters, slots: make(chan struct{}, cfg.Instances), stop: make(chan struct{})}
+	g := &Group{rt: r, cfg: cfg, c: cfg.Counters, slots: make(chan struct{}, cfg.Instances), stop: make(chan struct{}),
+		respawn: newRespawnLimit(cfg.Instances)}
 	if cfg.IdleTimeout > 0 {
 		go g.reap()
 	}

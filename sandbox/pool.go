@@ -202,6 +202,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	if err := p.start.refusing(time.Now()); err != nil && !p.hasIdle() {
 		return nil, err // refused at once, without queueing for a slot
 	}
+	queued := time.Now()
 	if err := g.acquireSlot(ctx); err != nil {
 		return nil, err
 	}
@@ -212,6 +213,27 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		return nil, ErrClosed
 	}
 	if n := len(p.idle); n > 0 {
+		in := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		g.mu.Unlock()
+		return in, nil
+	}
+	g.mu.Unlock()
+	// A new instance: replacing one lost to a failure waits its turn.
+	if err := g.respawn.wait(ctx, queued.Add(g.cfg.QueueTimeout)); err != nil {
+		if err == ErrQueueTimeout {
+			g.c.refused.Add(1)
+		}
+		g.releaseSlot()
+		return nil, err
+	}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		g.releaseSlot()
+		return nil, ErrClosed
+	}
+	if n := len(p.idle); n > 0 { // one came back meanwhile
 		in := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		g.mu.Unlock()
@@ -271,6 +293,9 @@ func (p *Pool) release(in *instance, ok bool) {
 	} else {
 		g.alive--
 		p.alive--
+		if !ok {
+			g.respawn.failed(g.cfg.Instances)
+		}
 	}
 	refill := !keep && !g.closed && !g.retired && p.alive < g.cfg.MinInstances
 	g.mu.Unlock()
