@@ -64,6 +64,11 @@ func (p *Pool) Module() *Module { return p.m }
 func (p *Pool) Warm(ctx context.Context) error {
 	g := p.g
 	for {
+		// A refill after traps is a replacement too (respawn.go): it
+		// waits for its turn, holding no slot meanwhile.
+		if err := g.respawn.wait(ctx, time.Now().Add(time.Minute)); err != nil {
+			return nil
+		}
 		// An instance being created holds a slot, like one serving a
 		// request: then every instance that is not idle holds a slot, and
 		// a request that finds the group full always has an idle instance
