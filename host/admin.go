@@ -226,45 +226,48 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(bw, "%s{site=%s,app=%s} %d\n", m.name, label(a.site), label(a.name), m.value(a.outbound))
 		}
 	}
-	header := false
-	for _, a := range s.apps {
-		if a.quota == nil {
-			continue
-		}
-		if !header {
-			header = true
-			fmt.Fprint(bw, "# HELP wasgi_disk_quota_exceeded_total Guest writes and creations refused at an rw dir's quota (ENOSPC, EDQUOT).\n# TYPE wasgi_disk_quota_exceeded_total counter\n")
-		}
-		fmt.Fprintf(bw, "wasgi_disk_quota_exceeded_total{site=%s,app=%s} %d\n", label(a.site), label(a.name), a.quota.Exceeded.Load())
-	}
-	header = false
-	for _, a := range s.apps {
-		if a.startFailures == nil {
-			continue
-		}
-		if !header {
-			header = true
-			fmt.Fprint(bw, "# HELP wasgi_app_failed 1 while the app's instances fail to start (requests needing a new one get 503), else 0.\n# TYPE wasgi_app_failed gauge\n")
-		}
-		failed := 0
-		if p := a.currentPool(); p != nil {
-			if _, ok := p.StartFailure(); ok {
-				failed = 1
+	// Per-app series, for the apps that have the counter: a header only
+	// when one does.
+	perAppSeries := func(name, help, typ string, value func(a *app) (int64, bool)) {
+		header := false
+		for _, a := range s.apps {
+			v, ok := value(a)
+			if !ok {
+				continue
 			}
+			if !header {
+				header = true
+				fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+			}
+			fmt.Fprintf(bw, "%s{site=%s,app=%s} %d\n", name, label(a.site), label(a.name), v)
 		}
-		fmt.Fprintf(bw, "wasgi_app_failed{site=%s,app=%s} %d\n", label(a.site), label(a.name), failed)
 	}
-	header = false
-	for _, a := range s.apps {
-		if a.startFailures == nil {
-			continue
-		}
-		if !header {
-			header = true
-			fmt.Fprint(bw, "# HELP wasgi_app_start_failures_total Instance starts that failed (_initialize trapped, a Python import raised).\n# TYPE wasgi_app_start_failures_total counter\n")
-		}
-		fmt.Fprintf(bw, "wasgi_app_start_failures_total{site=%s,app=%s} %d\n", label(a.site), label(a.name), a.startFailures.Load())
-	}
+	perAppSeries("wasgi_disk_quota_exceeded_total", "Guest writes and creations refused at an rw dir's quota (ENOSPC, EDQUOT).", "counter",
+		func(a *app) (int64, bool) {
+			if a.quota == nil {
+				return 0, false
+			}
+			return a.quota.Exceeded.Load(), true
+		})
+	perAppSeries("wasgi_app_failed", "1 while the app's instances fail to start (requests needing a new one get 503), else 0.", "gauge",
+		func(a *app) (int64, bool) {
+			if a.startFailures == nil {
+				return 0, false
+			}
+			if p := a.currentPool(); p != nil {
+				if _, failing := p.StartFailure(); failing {
+					return 1, true
+				}
+			}
+			return 0, true
+		})
+	perAppSeries("wasgi_app_start_failures_total", "Instance starts that failed (_initialize trapped, a Python import raised).", "counter",
+		func(a *app) (int64, bool) {
+			if a.startFailures == nil {
+				return 0, false
+			}
+			return a.startFailures.Load(), true
+		})
 	type metric struct {
 		name, help, typ string
 		value           func(st groupStats) int64

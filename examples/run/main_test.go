@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasgi/wasgi/internal/fakedeb"
+
 	"github.com/wasgi/wasgi/internal/testtree"
 	"github.com/wasgi/wasgi/internal/testwasm"
 )
@@ -179,28 +181,12 @@ func TestMissingPackages(t *testing.T) {
 	}
 }
 
-// fakeDebian puts on PATH a dpkg-query that lists every package as
-// installed except missing, and an apt-get (and sudo) that write each
-// call to the returned log and succeed for "update" only.
+// fakeDebian is a pretend Debian (internal/fakedeb) missing the given
+// packages: the environment that puts it on PATH, and its call log.
 func fakeDebian(t *testing.T, missing ...string) (env []string, calls string) {
 	t.Helper()
-	bin := t.TempDir()
-	calls = filepath.Join(bin, "calls")
-	scripts := map[string]string{
-		"dpkg-query": `pkg="${@: -1}"
-case " ` + strings.Join(missing, " ") + ` " in *" $pkg "*) echo "dpkg-query: no packages found matching $pkg" >&2; exit 1 ;; esac
-printf installed`,
-		"apt-get": `echo "apt-get $*" >>` + calls + `
-[ "$1" = update ]`,
-		"sudo": `echo "sudo $*" >>` + calls + `
-exec "$@"`,
-	}
-	for name, body := range scripts {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/bash\n"+body+"\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}, calls
+	dir, calls := fakedeb.Install(t, missing...)
+	return []string{"PATH=" + fakedeb.Path(dir)}, calls
 }
 
 // runSetupChild runs `go run ./examples/run setup args` as this test

@@ -7,31 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasgi/wasgi/internal/fakedeb"
 )
 
-// fakeDebian puts on PATH a dpkg-query that lists every package as
-// installed except missing, and an apt-get (and sudo) that write each
-// call to the returned log and succeed for "update" only, so that a run
-// which installs stops there.
+// fakeDebian puts a pretend Debian (internal/fakedeb) missing the given
+// packages on PATH and returns its call log.
 func fakeDebian(t *testing.T, missing ...string) (calls string) {
 	t.Helper()
-	bin := t.TempDir()
-	calls = filepath.Join(bin, "calls")
-	scripts := map[string]string{
-		"dpkg-query": `pkg="${@: -1}"
-case " ` + strings.Join(missing, " ") + ` " in *" $pkg "*) echo "dpkg-query: no packages found matching $pkg" >&2; exit 1 ;; esac
-printf installed`,
-		"apt-get": `echo "apt-get $*" >>` + calls + `
-[ "$1" = update ]`,
-		"sudo": `echo "sudo $*" >>` + calls + `
-exec "$@"`,
-	}
-	for name, body := range scripts {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/bash\n"+body+"\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir, calls := fakedeb.Install(t, missing...)
+	t.Setenv("PATH", fakedeb.Path(dir))
 	return calls
 }
 
