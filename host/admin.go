@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,6 +129,9 @@ func (m *metrics) startFailures(site, app string) *atomic.Int64 {
 //	          after "ready"
 //	/metrics  Prometheus text format
 //	/status   the status page (status.go); /status.json its JSON twin
+//	/debug/pprof/  Go's profiles of the host (heap, CPU, goroutines), as
+//	          net/http/pprof serves them: what docs/PERFORMANCE.md asks
+//	          for before any optimisation, on the process in production
 func (h *Host) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -163,6 +167,11 @@ func (h *Host) adminHandler() http.Handler {
 	mux.HandleFunc("GET /metrics", h.metrics)
 	mux.HandleFunc("GET /status", h.serveStatus)
 	mux.HandleFunc("GET /status.json", h.serveStatus)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -326,6 +326,7 @@ func TestAdminToken(t *testing.T) {
 		{"/metrics", "Bearer " + token, 200}, {"/healthz", "", 200}, {"/readyz", "", 200}, {"/nothing", "", 401},
 		{"/status", "", 401}, {"/status.json", "", 401}, {"/status", "Bearer " + token, 200},
 		{"/status", "Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:"+token)), 200},
+		{"/debug/pprof/heap", "", 401}, {"/debug/pprof/heap", "Bearer " + token, 200},
 		{"/metrics", "Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:wrong-token-0123456789")), 401},
 	} {
 		if got := get(c.path, c.auth); got != c.want {
