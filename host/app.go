@@ -81,7 +81,7 @@ func newApp(ctx context.Context, rt *sandbox.Runtime, s *state, sc *sites.Site, 
 		a.env, _ = abi.AppendEnviron(a.env, k, v)
 	}
 	if lazyApp(s.cfg, sc, ac) {
-		a.lazy = &lazyPool{s: s, app: a, path: module, cfg: cfg}
+		a.lazy = &lazyPool{s: s, app: a, path: module, cfg: cfg, idle: s.cfg.Groups[ac.Group].IdleTimeout}
 		return a, nil
 	}
 	m, err := s.compile(ctx, module)

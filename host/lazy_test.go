@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -144,4 +146,75 @@ func TestLazyApp(t *testing.T) {
 	if lazyApp(cfg, site, &sites.App{Name: "reactor", Group: "cold", ABI: "wasgi"}) {
 		t.Error("eager config: lazy app")
 	}
+}
+
+// TestLazyUnload: a lazily compiled app whose instances idle_timeout
+// closed gives its module back once unused for idle_timeout (before: it
+// stayed loaded for the life of the config), and its next request
+// compiles it again; requests arriving around the unload are all served.
+func TestLazyUnload(t *testing.T) {
+	th := startHost(t, `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+compile = "lazy"
+
+[groups.cold]
+idle_timeout = "100ms"
+
+[[site]]
+name = "a"
+hosts = ["a.test"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+  group = "cold"
+`)
+	loaded := func() int { return th.rt.CompileStats().Loaded }
+	waitLoaded := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); loaded() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d modules loaded, want %d:\n%s", loaded(), want, th.logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for round := range 2 {
+		if resp, body := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 200 || body != "1" {
+			t.Fatalf("round %d: %d %q, want a fresh instance's 1", round, resp.StatusCode, body)
+		}
+		if n := loaded(); n != 1 {
+			t.Fatalf("round %d: %d modules loaded after a request, want 1", round, n)
+		}
+		waitLoaded(0)
+	}
+	if n := strings.Count(th.logs.String(), "app unloaded after idle_timeout"); n != 2 {
+		t.Fatalf("%d unload events, want 2:\n%s", n, th.logs.String())
+	}
+	// Requests at gaps around idle_timeout race the unload: none fails.
+	var wg sync.WaitGroup
+	for c := range 3 {
+		rng := rand.New(rand.NewPCG(1, uint64(c)))
+		wg.Go(func() {
+			for i := range 12 {
+				time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
+				req, _ := http.NewRequest("GET", th.url+"/counter", nil)
+				req.Host = "a.test"
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("client %d request %d: %d", c, i, resp.StatusCode)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d unloads while requests came", strings.Count(th.logs.String(), "app unloaded after idle_timeout")-2)
+	waitLoaded(0)
 }

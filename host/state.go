@@ -28,7 +28,7 @@ type state struct {
 	aliases   []*alias
 	sites     []*site
 	rt        *sandbox.Runtime
-	compileMu sync.Mutex                 // guards modules and compiled: lazy apps compile while serving
+	compileMu sync.Mutex                 // guards modules and compiled
 	modules   []*sandbox.Module          // compiled for this config; released on close
 	compiled  map[string]*sandbox.Module // by file: one reference per module in modules
 	pythonDir string                     // the Python runtime, found when an app needs it
@@ -241,26 +241,37 @@ func lazyApp(cfg *sites.Config, sc *sites.Site, ac *sites.App) bool {
 // request. A module that fails to compile fails every request of this
 // config (500; logged once, by the request that compiled it), without
 // compiling again each time; a reload tries again.
+//
+// Once idle_timeout has closed the app's last instance and no request
+// came for idle_timeout, the pool is unloaded and its module released:
+// an app that is requested once a day does not keep its machine code (20
+// MB for a Go guest) all day. Its next request compiles it again, from
+// the cache (~0.2 s).
 type lazyPool struct {
 	s    *state
 	app  *app
 	path string
 	cfg  sandbox.AppConfig
+	idle time.Duration // the group's idle_timeout
 
-	mu   sync.Mutex
-	pool atomic.Pointer[sandbox.Pool]
-	err  error
+	mu     sync.Mutex
+	pool   atomic.Pointer[sandbox.Pool]
+	mod    *sandbox.Module // the reference pool holds; nil while unloaded
+	err    error
+	users  int       // requests between get and done
+	last   time.Time // when users last fell to 0
+	timer  *time.Timer
+	closed bool // the state closed: no more unloading
 }
 
 // get returns the app's pool, compiling its module first if needed.
-// Requests that arrive meanwhile wait for the same compile.
+// Requests that arrive meanwhile wait for the same compile. A nil error
+// must be followed by done once the call on the pool returned.
 func (l *lazyPool) get(ctx context.Context) (*sandbox.Pool, error) {
-	if p := l.pool.Load(); p != nil {
-		return p, nil
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if p := l.pool.Load(); p != nil {
+		l.users++
 		return p, nil
 	}
 	if l.err != nil {
@@ -268,17 +279,75 @@ func (l *lazyPool) get(ctx context.Context) (*sandbox.Pool, error) {
 	}
 	a := l.app
 	start := time.Now()
-	m, err := l.s.compile(context.WithoutCancel(ctx), l.path)
+	m, err := l.s.rt.Compile(context.WithoutCancel(ctx), l.path)
 	if err == nil {
 		var p *sandbox.Pool
 		if p, err = a.group.NewPool(m, l.cfg); err == nil {
 			l.pool.Store(p)
+			l.mod = m
+			l.users++
 			a.log.Info().Dur("took", time.Since(start)).Msg("app ready on its first request (compile = \"lazy\")")
 			return p, nil
 		}
+		l.s.rt.Release(context.WithoutCancel(ctx), m)
 	}
 	l.err = fmt.Errorf("site %s app %s: %w", a.site, a.name, err)
 	return nil, &lazyFailure{err: l.err, first: true}
+}
+
+// done ends a call that get let through.
+func (l *lazyPool) done() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.users--; l.users == 0 {
+		l.last = time.Now()
+		if l.timer == nil && !l.closed {
+			l.timer = time.AfterFunc(l.idle+l.idle/4, l.unloadIdle)
+		}
+	}
+}
+
+// unloadIdle unloads the pool if it stayed unused for idle_timeout and
+// has no instance left, else looks again later.
+func (l *lazyPool) unloadIdle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timer = nil
+	p := l.pool.Load()
+	if l.closed || p == nil || l.users > 0 {
+		return // done arms the timer again
+	}
+	if wait := l.idle - time.Since(l.last); wait > 0 {
+		l.timer = time.AfterFunc(wait+l.idle/4, l.unloadIdle)
+		return
+	}
+	if _, failing := p.StartFailure(); failing || !p.Unload() {
+		// An instance is left (the reaper closes it within a quarter of
+		// idle_timeout), or the app fails to start: unloading would lose
+		// its back-off.
+		l.timer = time.AfterFunc(l.idle/4, l.unloadIdle)
+		return
+	}
+	l.pool.Store(nil)
+	l.s.rt.Release(context.Background(), l.mod)
+	l.mod = nil
+	l.app.log.Info().Dur("idle", time.Since(l.last).Round(time.Second)).Msg("app unloaded after idle_timeout (compile = \"lazy\"); its next request compiles it again")
+}
+
+// close stops unloading and releases the module; the state's groups are
+// closed (no instance uses it any more).
+func (l *lazyPool) close(ctx context.Context) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	if l.mod != nil {
+		l.s.rt.Release(ctx, l.mod)
+		l.mod = nil
+	}
 }
 
 // lazyFailure is a lazy app's compile error: first for the request whose
@@ -343,6 +412,11 @@ func (s *state) close(ctx context.Context) {
 		}
 		if s.accessFile != nil {
 			s.accessFile.Close()
+		}
+		for _, a := range s.apps {
+			if a.lazy != nil {
+				a.lazy.close(ctx)
+			}
 		}
 		s.compileMu.Lock()
 		for _, m := range s.modules {

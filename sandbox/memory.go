@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -105,11 +106,19 @@ func (a *memoryAllocator) release() {
 // warmSpares mappings faulted in as far as instances of that memory_limit
 // have grown: the first request of a site no request has used yet, or the
 // next CGI request, then finds its memory ready.
+//
+// Spares past warmSpares per memory_limit that no instance took for
+// spareIdle are unmapped: they serve bursts of instance creation, and an
+// idle host should not keep 40 MB of them (8 spares of a Go guest).
 const (
 	warmSpares    = 2        // kept ready per memory_limit
 	maxSpares     = 8        // kept in all
 	maxSpareBytes = 64 << 20 // faulted-in memory kept, over all spares
 )
+
+// spareIdle is how long a spare past warmSpares is kept untaken; a
+// variable for tests.
+var spareIdle = time.Minute
 
 // spareSet holds a runtime's spare mappings.
 type spareSet struct {
@@ -120,6 +129,7 @@ type spareSet struct {
 	bytes     uint64
 	want      map[uint64]uint64 // by limit: the most memory an instance faulted in
 	refilling map[uint64]bool   // by limit: a refill is running
+	trimming  bool              // a trim is scheduled
 }
 
 func newSpareSet(renice bool) *spareSet {
@@ -129,6 +139,7 @@ func newSpareSet(renice bool) *spareSet {
 type spare struct {
 	buf     []byte
 	touched uint64
+	since   time.Time // put in the set
 }
 
 // refill tops up the spares of a's memory_limit in the background, once
@@ -202,13 +213,46 @@ func (spares *spareSet) take(limit uint64) ([]byte, uint64) {
 func (spares *spareSet) put(buf []byte, touched uint64) {
 	spares.Lock()
 	if len(spares.list) < maxSpares && spares.bytes+touched <= maxSpareBytes {
-		spares.list = append(spares.list, spare{buf, touched})
+		spares.list = append(spares.list, spare{buf, touched, time.Now()})
 		spares.bytes += touched
 		buf = nil
+		if !spares.trimming {
+			spares.trimming = true
+			time.AfterFunc(spareIdle, spares.trim)
+		}
 	}
 	spares.Unlock()
 	if buf != nil {
 		unmapMemory(buf)
+	}
+}
+
+// trim unmaps the spares past warmSpares per memory_limit that waited
+// spareIdle, and looks again later while there are more than that.
+func (spares *spareSet) trim() {
+	spares.Lock()
+	var drop [][]byte
+	kept := map[int]int{} // by limit, newest first
+	extra := false
+	for i := len(spares.list) - 1; i >= 0; i-- {
+		s := spares.list[i]
+		if kept[len(s.buf)]++; kept[len(s.buf)] <= warmSpares {
+			continue
+		}
+		if time.Since(s.since) < spareIdle {
+			extra = true
+			continue
+		}
+		drop = append(drop, s.buf)
+		spares.bytes -= s.touched
+		spares.list = append(spares.list[:i], spares.list[i+1:]...)
+	}
+	if spares.trimming = extra; extra {
+		time.AfterFunc(spareIdle, spares.trim)
+	}
+	spares.Unlock()
+	for _, b := range drop {
+		unmapMemory(b)
 	}
 }
 

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -73,5 +74,48 @@ func TestMemoryFreedWhileInUse(t *testing.T) {
 	})
 	if a.buf != nil || a.mapped {
 		t.Error("not released after use")
+	}
+}
+
+// TestSpareTrim: spares past warmSpares per memory_limit that nothing took
+// for spareIdle are unmapped (before: kept for the life of the process);
+// the newest warmSpares stay.
+func TestSpareTrim(t *testing.T) {
+	defer func(d time.Duration) { spareIdle = d }(spareIdle)
+	spareIdle = 50 * time.Millisecond
+	spares := newSpareSet(false)
+	const limit = 1<<20 + 128<<10 // a size no other test uses
+	var allocs []*memoryAllocator
+	for range 5 {
+		a := newMemoryAllocator(limit, spares)
+		a.Reallocate(256 << 10)
+		if !a.mapped {
+			t.Skip("memory is not mapped on this platform")
+		}
+		allocs = append(allocs, a)
+	}
+	newest := allocs[4].buf
+	for _, a := range allocs {
+		a.Free()
+	}
+	count := func() (n int, bytes uint64, trimming bool) {
+		spares.Lock()
+		defer spares.Unlock()
+		return len(spares.list), spares.bytes, spares.trimming
+	}
+	if n, _, _ := count(); n != 5 {
+		t.Fatalf("%d spares kept, want 5", n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n, b, trimming := count()
+		if n == warmSpares && b == warmSpares*256<<10 && !trimming {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d spares (%d bytes) left, want %d", n, b, warmSpares)
+		}
+	}
+	if got, _ := spares.take(limit); unsafe.SliceData(got) != unsafe.SliceData(newest) {
+		t.Fatal("the newest spare was not kept")
 	}
 }

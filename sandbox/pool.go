@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +22,11 @@ type Pool struct {
 	modCfg wazero.ModuleConfig
 	dirs   preopens
 
-	idle  []*instance // guarded by g.mu; a stack, most recently used on top
-	alive int         // guarded by g.mu; this app's instances, idle or busy
-	warm  atomic.Bool // a Warm is running
+	idle     []*instance // guarded by g.mu; a stack, most recently used on top
+	alive    int         // guarded by g.mu; this app's instances, idle or busy
+	unloaded bool        // guarded by g.mu; see Unload
+	roots    []*os.Root  // the app's preopens, also in g.roots
+	warm     atomic.Bool // a Warm is running
 
 	start startState               // failing starts: see start.go
 	snap  atomic.Pointer[snapshot] // with cfg.Snapshot, once the first instance is up
@@ -39,7 +43,7 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, dirs: dirs, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
+	p := &Pool{g: g, m: m, cfg: cfg, modCfg: mc, dirs: dirs, roots: roots, net: newNetState(cfg), locks: lockRoots(cfg.Dirs, roots)}
 	if p.start.total = cfg.StartFailures; p.start.total == nil {
 		p.start.total = new(atomic.Int64)
 	}
@@ -52,6 +56,29 @@ func (g *Group) NewPool(m *Module, cfg AppConfig) (*Pool, error) {
 	g.pools = append(g.pools, p)
 	g.roots = append(g.roots, roots...)
 	return p, nil
+}
+
+// Unload takes the pool out of its group if it has no instance (idle or
+// busy), so that its module can be released, and closes its preopened
+// dirs; it reports whether the pool is now unloaded. A call on an unloaded
+// pool fails with ErrClosed: the caller makes a new pool for the app's
+// next request. For a lazily compiled app that went idle (host/state.go):
+// its machine code and snapshot go back to the OS.
+func (p *Pool) Unload() bool {
+	g := p.g
+	g.mu.Lock()
+	if p.unloaded || p.alive > 0 || g.closed {
+		done := p.unloaded
+		g.mu.Unlock()
+		return done
+	}
+	p.unloaded = true
+	g.pools = slices.DeleteFunc(g.pools, func(q *Pool) bool { return q == p })
+	g.roots = slices.DeleteFunc(g.roots, func(r *os.Root) bool { return slices.Contains(p.roots, r) })
+	p.snap.Store(nil)
+	g.mu.Unlock()
+	closeRoots(p.roots)
+	return true
 }
 
 // Module returns the compiled module the pool instantiates.
@@ -212,7 +239,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	g.mu.Lock()
-	if g.closed {
+	if g.closed || p.unloaded {
 		g.mu.Unlock()
 		g.releaseSlot()
 		return nil, ErrClosed
@@ -233,7 +260,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	g.mu.Lock()
-	if g.closed {
+	if g.closed || p.unloaded {
 		g.mu.Unlock()
 		g.releaseSlot()
 		return nil, ErrClosed

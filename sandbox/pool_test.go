@@ -402,3 +402,34 @@ func TestGuestErrorStderrIsThisCalls(t *testing.T) {
 		t.Fatalf("/panic: stderr %q, want the panic message", gerr.Stderr)
 	}
 }
+
+// TestUnload: a pool with an instance is not unloaded; once its instances
+// are gone it leaves its group (which then counts and reaps it no more),
+// its dirs are closed, and a call on it gets ErrClosed.
+func TestUnload(t *testing.T) {
+	rt := newRuntime(t)
+	dir := t.TempDir()
+	g, p := newPool(t, rt, testGroup, "testdata/guest", AppConfig{Dirs: []Dir{{Guest: "/data", Host: dir}}})
+	if _, _, err := get(p, "/counter"); err != nil {
+		t.Fatal(err)
+	}
+	if p.Unload() {
+		t.Fatal("unloaded with an idle instance")
+	}
+	g.Retire(context.Background()) // closes the idle instance
+	if !p.Unload() || !p.Unload() {
+		t.Fatal("not unloaded without instances")
+	}
+	g.mu.Lock()
+	pools, roots := len(g.pools), len(g.roots)
+	g.mu.Unlock()
+	if pools != 0 || roots != 0 {
+		t.Fatalf("group still holds %d pools, %d roots", pools, roots)
+	}
+	if _, err := p.roots[0].Stat("."); err == nil {
+		t.Fatal("the app's dir is still open")
+	}
+	if _, _, err := get(p, "/counter"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("call on an unloaded pool: %v, want ErrClosed", err)
+	}
+}

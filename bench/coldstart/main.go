@@ -48,6 +48,8 @@ func main() {
 	lazy := flag.Bool("lazy", false, `compile = "lazy": modules compile on their site's first request`)
 	gap := flag.Duration("gap", 0, "idle time before each never-used site's first request (0: back to back)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the start to this file")
+	smaps := flag.Bool("smaps", false, "with -idle: keep /proc/self/smaps of the idle host in the work folder")
+	idle := flag.Duration("idle", 0, "the groups' idle_timeout; with it, also the RSS once the requested sites went idle (lazy ones unload)")
 	flag.Parse()
 	if *wasm == "" || *work == "" || *cache == "" {
 		flag.Usage()
@@ -57,7 +59,7 @@ func main() {
 	if *lazy {
 		compile = "lazy"
 	}
-	cfgPath, err := generate(*wasm, *work, *cache, *n, *distinct, *minInst, compile)
+	cfgPath, err := generate(*wasm, *work, *cache, *n, *distinct, *minInst, compile, *idle)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -110,20 +112,38 @@ func main() {
 			}
 		}
 	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	rssUsed := rss("VmRSS")
+	idleOut := ""
+	if *idle > 0 {
+		// The reaper closes instances within 1.25 idle_timeouts of their
+		// last request, a lazy app unloads up to half an idle_timeout later.
+		time.Sleep(2**idle + time.Second)
+		runtime.GC()
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		idleOut = fmt.Sprintf(" rss_idle_mib=%.0f go_heap_idle_mib=%.0f", mib(rss("VmRSS")), mib(float64(ms.HeapInuse)))
+		if *smaps {
+			b, _ := os.ReadFile("/proc/self/smaps")
+			os.WriteFile(filepath.Join(*work, "smaps-idle"), b, 0o644)
+		}
+	}
 	modules := "shared"
 	if *distinct {
 		modules = "distinct"
 	}
 	// Go's heap holds the decoded modules and instances' linear memories;
 	// the rest of the RSS is mostly wazero's machine code (mmap).
-	fmt.Printf("sites=%d modules=%s compile=%s min_instances=%d ready_ms=%.0f rss_ready_mib=%.0f go_heap_mib=%.0f peak_rss_mib=%.0f first_request_ms=%s second_request_ms=%s\n",
-		*n, modules, compile, *minInst, ms(ready), mib(rssReady), mib(float64(ms0.HeapInuse)), mib(peakStart), spread(firsts), spread(seconds))
+	fmt.Printf("sites=%d modules=%s compile=%s min_instances=%d ready_ms=%.0f rss_ready_mib=%.0f go_heap_mib=%.0f peak_rss_mib=%.0f first_request_ms=%s second_request_ms=%s rss_used_mib=%.0f%s\n",
+		*n, modules, compile, *minInst, ms(ready), mib(rssReady), mib(float64(ms0.HeapInuse)), mib(peakStart), spread(firsts), spread(seconds), mib(rssUsed), idleOut)
 	h.Shutdown(ctx)
 }
 
 // generate writes n sites running wasm, and with distinct n copies of it,
 // into work, and returns the config's path.
-func generate(wasm, work, cache string, n int, distinct bool, minInst int, compile string) (string, error) {
+func generate(wasm, work, cache string, n int, distinct bool, minInst int, compile string, idle time.Duration) (string, error) {
 	b, err := os.ReadFile(wasm)
 	if err != nil {
 		return "", err
@@ -144,6 +164,9 @@ func generate(wasm, work, cache string, n int, distinct bool, minInst int, compi
 			}
 		}
 		fmt.Fprintf(&cfg, "[groups.g%d]\ninstances = %d\nmin_instances = %d\n", i, max(4, minInst), minInst)
+		if idle > 0 {
+			fmt.Fprintf(&cfg, "idle_timeout = %q\n", idle.String())
+		}
 		fmt.Fprintf(&cfg, "[[site]]\nname = \"s%d\"\nhosts = [\"s%d.test\"]\n  [[site.app]]\n  name = \"a\"\n  mount = \"/\"\n  module = %q\n  group = \"g%d\"\n", i, i, module, i)
 	}
 	path := filepath.Join(work, "wasgi.toml")
