@@ -6,6 +6,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -330,6 +332,11 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(bw, "# HELP wasgi_accept_errors_total Accepts that failed on the public listeners (e.g. out of descriptors).")
 	fmt.Fprintln(bw, "# TYPE wasgi_accept_errors_total counter")
 	fmt.Fprintf(bw, "wasgi_accept_errors_total %d\n", h.accepts.total.Load())
+	fmt.Fprintln(bw, "# HELP wasgi_memory_bytes Where the host's memory goes: rss (the process, Linux), machine_code (compiled modules, resident), linear_memory (live instances' memories as far as grown), spare_memory (kept faulted in for new instances), go_heap (the host's Go objects, live and not yet collected), go_heap_free (heap kept from the OS for reuse).")
+	fmt.Fprintln(bw, "# TYPE wasgi_memory_bytes gauge")
+	for _, m := range h.memory() {
+		fmt.Fprintf(bw, "wasgi_memory_bytes{kind=%q} %d\n", m.kind, m.bytes)
+	}
 	fmt.Fprintln(bw, "# HELP wasgi_modules_loaded Compiled modules in memory.")
 	fmt.Fprintln(bw, "# TYPE wasgi_modules_loaded gauge")
 	fmt.Fprintf(bw, "wasgi_modules_loaded %d\n", cs.Loaded)
@@ -344,6 +351,54 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(bw, "%s{group=%s} %d\n", m.name, label(n), m.value(stats[i]))
 		}
 	}
+}
+
+// memoryUse is one kind of wasgi_memory_bytes.
+type memoryUse struct {
+	kind  string
+	bytes uint64
+}
+
+// memory says where the host's memory goes (wasgi_memory_bytes, the
+// status page): the table of docs/PERFORMANCE.md, live.
+func (h *Host) memory() []memoryUse {
+	ms := h.rt.MemoryStats()
+	samples := []rtmetrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}
+	rtmetrics.Read(samples)
+	val := func(i int) uint64 {
+		if samples[i].Value.Kind() == rtmetrics.KindUint64 {
+			return samples[i].Value.Uint64()
+		}
+		return 0
+	}
+	out := []memoryUse{
+		{"machine_code", ms.Code}, {"linear_memory", ms.Linear}, {"spare_memory", ms.Spares},
+		{"go_heap", val(0) + val(1)}, {"go_heap_free", val(2)},
+	}
+	if rss := processRSS(); rss > 0 {
+		out = append([]memoryUse{{"rss", rss}}, out...)
+	}
+	return out
+}
+
+// processRSS is the process's resident set (VmRSS), or 0 where
+// /proc/self/status does not say.
+func processRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // firstLine is s up to its first newline.

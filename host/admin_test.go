@@ -9,12 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +156,65 @@ func TestMetricsSurviveReload(t *testing.T) {
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("after a reload, metrics lack %s:\n%s", want, b)
+		}
+	}
+}
+
+// TestMemoryMetrics: wasgi_memory_bytes says where the memory goes: the
+// compiled guest's machine code, a live instance's linear memory (given
+// back when the instance closes), the Go heap, all within the RSS.
+func TestMemoryMetrics(t *testing.T) {
+	th := startHost(t, `
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+admin = "127.0.0.1:0"
+[groups.g]
+idle_timeout = "200ms"
+[[site]]
+name = "s"
+hosts = ["*"]
+  [[site.app]]
+  name = "main"
+  mount = "/"
+  module = "{guest}"
+  group = "g"
+`)
+	mem := func() map[string]uint64 {
+		t.Helper()
+		resp, err := http.Get("http://" + th.AdminAddr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out := map[string]uint64{}
+		for line := range strings.Lines(string(b)) {
+			var kind string
+			var v uint64
+			if n, _ := fmt.Sscanf(strings.ReplaceAll(line, `"`, " "), "wasgi_memory_bytes{kind= %s } %d", &kind, &v); n == 2 {
+				out[kind] = v
+			}
+		}
+		return out
+	}
+	if resp, _ := th.do(t, "GET", "x.test", "/counter", nil); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	m := mem()
+	if runtime.GOOS == "linux" {
+		// The Go test guest compiles to megabytes of machine code and
+		// grows its memory to a few MB.
+		if m["machine_code"] < 1<<20 || m["linear_memory"] < 1<<20 || m["rss"] < m["machine_code"]+m["linear_memory"] {
+			t.Fatalf("with an instance: %v", m)
+		}
+	}
+	if m["go_heap"] == 0 {
+		t.Fatalf("no Go heap: %v", m)
+	}
+	for deadline := time.Now().Add(10 * time.Second); mem()["linear_memory"] != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle instance closed, its memory still counted: %v", mem())
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -52,6 +53,7 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 	if a.buf == nil && size > 0 {
 		if b, touched := a.spares.take(a.limit); b != nil {
 			a.buf, a.mapped, a.size = b, true, touched
+			a.spares.linear.Add(int64(touched))
 		} else if b, err := mapMemory(a.limit); err == nil {
 			a.buf, a.mapped = b, true
 		}
@@ -59,6 +61,7 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 	if a.mapped {
 		if size > a.size {
 			populate(a.buf[a.size:size])
+			a.spares.linear.Add(int64(size - a.size))
 			a.size = size
 			a.spares.Lock()
 			a.spares.want[a.limit] = max(a.spares.want[a.limit], size)
@@ -73,6 +76,7 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 	// Grow by at least half so that a guest growing a page at a time does
 	// not copy its memory each time.
 	b := make([]byte, size, min(max(size, uint64(cap(a.buf))*3/2), a.limit))
+	a.spares.linear.Add(int64(cap(b) - cap(a.buf)))
 	copy(b, a.buf)
 	a.buf = b
 	return b
@@ -90,8 +94,11 @@ func (a *memoryAllocator) Free() {
 
 func (a *memoryAllocator) release() {
 	if a.mapped {
+		a.spares.linear.Add(-int64(a.size))
 		a.spares.put(a.buf, a.size)
 		a.mapped = false
+	} else {
+		a.spares.linear.Add(-int64(cap(a.buf)))
 	}
 	a.buf = nil
 }
@@ -130,6 +137,8 @@ type spareSet struct {
 	want      map[uint64]uint64 // by limit: the most memory an instance faulted in
 	refilling map[uint64]bool   // by limit: a refill is running
 	trimming  bool              // a trim is scheduled
+
+	linear atomic.Int64 // bytes of the live instances' memories faulted in (or allocated)
 }
 
 func newSpareSet(renice bool) *spareSet {
@@ -275,4 +284,25 @@ func (a *memoryAllocator) inUse(f func()) {
 		a.mu.Unlock()
 	}()
 	f()
+}
+
+// MemoryStats says where the host's memory goes, in bytes.
+type MemoryStats struct {
+	// Linear is the live instances' linear memories, as far as the guests
+	// grew them (their memory_limit is address space, not memory).
+	Linear uint64
+	// Spares is memory kept faulted in for the next instances (see
+	// spareSet).
+	Spares uint64
+	// Code is the machine code wazero compiled, resident: on Linux the
+	// process's anonymous executable mappings; 0 elsewhere.
+	Code uint64
+}
+
+// MemoryStats returns where the runtime's memory goes.
+func (r *Runtime) MemoryStats() MemoryStats {
+	r.spares.Lock()
+	spare := r.spares.bytes
+	r.spares.Unlock()
+	return MemoryStats{Linear: uint64(max(0, r.spares.linear.Load())), Spares: spare, Code: codeResident()}
 }

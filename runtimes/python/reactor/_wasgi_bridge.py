@@ -225,16 +225,6 @@ class _FileWrapper:
             yield data
 
 
-def _environ(raw):
-    env = {}
-    for entry in raw.split(b"\0"):
-        if entry:
-            key, _, value = entry.partition(b"=")
-            # PEP 3333: native strings holding the bytes as latin-1.
-            env[key.decode("latin-1")] = value.decode("latin-1")
-    return env
-
-
 def _is_latin1(s):
     try:
         s.encode("latin-1")
@@ -307,7 +297,7 @@ def _error_500(resp):
 
 
 def handle():
-    environ = _environ(_wasgi.environ())
+    environ = _wasgi.environ_dict()  # PEP 3333: native strings holding the bytes as latin-1
     environ["wsgi.version"] = (1, 0)
     environ["wsgi.url_scheme"] = "https" if environ.get("HTTPS") == "on" else "http"
     environ["wsgi.input"] = io.BufferedReader(_Body(), 65536)
@@ -360,7 +350,7 @@ def handle():
 
 
 def _auth_environ():
-    env = _environ(_wasgi.environ())
+    env = _wasgi.environ_dict()
     env["wsgi.errors"] = sys.stderr
     return env
 

@@ -93,6 +93,53 @@ static PyObject *w_environ(PyObject *self, PyObject *unused) {
 	return read_value(environ_read, "environ_read");
 }
 
+/* environ_dict() -> dict: the request environ as PEP 3333 wants it, each
+ * KEY=VALUE\0 entry's bytes decoded as latin-1. Built here rather than in
+ * the bridge: split, partition and two decodes per entry, in the
+ * interpreter, were a tenth of a Django hello's time (110 of 1,000 µs). */
+static PyObject *w_environ_dict(PyObject *self, PyObject *unused) {
+	char stack[8192];
+	char *buf = stack;
+	int32_t n = wasgi_environ_read((uint8_t *)stack, sizeof stack);
+	if (n < 0) {
+		return fail(n, "environ_read");
+	}
+	if ((uint32_t)n > sizeof stack) {
+		if ((buf = PyMem_Malloc(n)) == NULL) {
+			return PyErr_NoMemory();
+		}
+		int32_t m = wasgi_environ_read((uint8_t *)buf, (uint32_t)n);
+		if (m != n) {
+			PyMem_Free(buf);
+			return m < 0 ? fail(m, "environ_read") : PyErr_Format(PyExc_RuntimeError, "environ_read changed size");
+		}
+	}
+	PyObject *env = PyDict_New();
+	for (const char *p = buf, *end = buf + n; env != NULL && p < end;) {
+		const char *e = memchr(p, '\0', end - p);
+		if (e == NULL) {
+			e = end;
+		}
+		const char *eq = memchr(p, '=', e - p);
+		if (e > p) {
+			const char *ke = eq ? eq : e;
+			const char *v = eq ? eq + 1 : e;
+			PyObject *k = PyUnicode_DecodeLatin1(p, ke - p, NULL);
+			PyObject *val = k ? PyUnicode_DecodeLatin1(v, e - v, NULL) : NULL;
+			if (val == NULL || PyDict_SetItem(env, k, val) < 0) {
+				Py_CLEAR(env);
+			}
+			Py_XDECREF(k);
+			Py_XDECREF(val);
+		}
+		p = e + 1;
+	}
+	if (buf != stack) {
+		PyMem_Free(buf);
+	}
+	return env;
+}
+
 static PyObject *w_auth_user(PyObject *self, PyObject *unused) {
 	return read_value(wasgi_auth_user, "auth_user");
 }
@@ -376,6 +423,7 @@ done:
 static PyMethodDef methods[] = {
 	{"pbkdf2_hmac", w_pbkdf2_hmac, METH_VARARGS, "pbkdf2_hmac(hash_name, password, salt, iterations, dklen) -> bytes or None."},
 	{"environ", w_environ, METH_NOARGS, "The request environ, KEY=VALUE\\0 entries."},
+	{"environ_dict", w_environ_dict, METH_NOARGS, "The request environ as a dict of latin-1 str."},
 	{"readinto", w_readinto, METH_O, "Read request body bytes into a buffer."},
 	{"start_response", w_start_response, METH_VARARGS, "Send the status line and headers."},
 	{"write", w_write, METH_O, "Send response body bytes."},
