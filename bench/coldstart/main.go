@@ -49,6 +49,7 @@ func main() {
 	gap := flag.Duration("gap", 0, "idle time before each never-used site's first request (0: back to back)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the start to this file")
 	smaps := flag.Bool("smaps", false, "with -idle: keep /proc/self/smaps of the idle host in the work folder")
+	idleWait := flag.Duration("idle-wait", 0, "with -idle: how long to wait before measuring the idle RSS (default 2 idle_timeouts + 1 s; spares are trimmed after a minute)")
 	idle := flag.Duration("idle", 0, "the groups' idle_timeout; with it, also the RSS once the requested sites went idle (lazy ones unload)")
 	flag.Parse()
 	if *wasm == "" || *work == "" || *cache == "" {
@@ -119,8 +120,14 @@ func main() {
 	if *idle > 0 {
 		// The reaper closes instances within 1.25 idle_timeouts of their
 		// last request, a lazy app unloads up to half an idle_timeout later.
-		time.Sleep(2**idle + time.Second)
+		if *idleWait == 0 {
+			*idleWait = 2**idle + time.Second
+		}
+		time.Sleep(*idleWait)
+		// wazero unmaps a closed module's machine code in a finalizer:
+		// one collection to run them, one more to free what they held.
 		runtime.GC()
+		time.Sleep(100 * time.Millisecond)
 		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
