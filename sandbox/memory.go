@@ -242,22 +242,24 @@ func (spares *spareSet) trim() {
 	spares.Lock()
 	var drop [][]byte
 	kept := map[int]int{} // by limit, newest first
-	extra := false
+	var next time.Time    // when the oldest spare kept past warmSpares expires
 	for i := len(spares.list) - 1; i >= 0; i-- {
 		s := spares.list[i]
 		if kept[len(s.buf)]++; kept[len(s.buf)] <= warmSpares {
 			continue
 		}
-		if time.Since(s.since) < spareIdle {
-			extra = true
+		if at := s.since.Add(spareIdle); time.Now().Before(at) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
 			continue
 		}
 		drop = append(drop, s.buf)
 		spares.bytes -= s.touched
 		spares.list = append(spares.list[:i], spares.list[i+1:]...)
 	}
-	if spares.trimming = extra; extra {
-		time.AfterFunc(spareIdle, spares.trim)
+	if spares.trimming = !next.IsZero(); spares.trimming {
+		time.AfterFunc(time.Until(next)+time.Millisecond, spares.trim)
 	}
 	spares.Unlock()
 	for _, b := range drop {
