@@ -114,17 +114,17 @@ func (a *memoryAllocator) release() {
 // have grown: the first request of a site no request has used yet, or the
 // next CGI request, then finds its memory ready.
 //
-// Spares past warmSpares per memory_limit that no instance took for
-// spareIdle are unmapped: they serve bursts of instance creation, and an
-// idle host should not keep 40 MB of them (8 spares of a Go guest).
+// Spares that no instance took for spareIdle are unmapped: they serve
+// instance creation while it goes on (CGI, recycling, refills), and an
+// idle host should not keep 40-64 MB of them (8 spares of a Go guest, 2
+// of a Django app) for a few milliseconds off its next instance's start.
 const (
 	warmSpares    = 2        // kept ready per memory_limit
 	maxSpares     = 8        // kept in all
 	maxSpareBytes = 64 << 20 // faulted-in memory kept, over all spares
 )
 
-// spareIdle is how long a spare past warmSpares is kept untaken; a
-// variable for tests.
+// spareIdle is how long a spare is kept untaken; a variable for tests.
 var spareIdle = time.Minute
 
 // spareSet holds a runtime's spare mappings.
@@ -236,18 +236,14 @@ func (spares *spareSet) put(buf []byte, touched uint64) {
 	}
 }
 
-// trim unmaps the spares past warmSpares per memory_limit that waited
-// spareIdle, and looks again later while there are more than that.
+// trim unmaps the spares that waited spareIdle, and looks again when the
+// next one will have.
 func (spares *spareSet) trim() {
 	spares.Lock()
 	var drop [][]byte
-	kept := map[int]int{} // by limit, newest first
-	var next time.Time    // when the oldest spare kept past warmSpares expires
+	var next time.Time // when the oldest spare kept expires
 	for i := len(spares.list) - 1; i >= 0; i-- {
 		s := spares.list[i]
-		if kept[len(s.buf)]++; kept[len(s.buf)] <= warmSpares {
-			continue
-		}
 		if at := s.since.Add(spareIdle); time.Now().Before(at) {
 			if next.IsZero() || at.Before(next) {
 				next = at

@@ -77,16 +77,14 @@ func TestMemoryFreedWhileInUse(t *testing.T) {
 	}
 }
 
-// TestSpareTrim: spares past warmSpares per memory_limit that nothing took
-// for spareIdle are unmapped (before: kept for the life of the process);
-// the newest warmSpares stay.
+// TestSpareTrim: spares that nothing took for spareIdle are unmapped
+// (before: kept for the life of the process), each when its own time
+// comes.
 func TestSpareTrim(t *testing.T) {
-	defer func(d time.Duration) { spareIdle = d }(spareIdle)
-	spareIdle = 50 * time.Millisecond
 	spares := newSpareSet(false)
 	const limit = 1<<20 + 128<<10 // a size no other test uses
 	var allocs []*memoryAllocator
-	for range 5 {
+	for range 5 { // five instances at once, then none
 		a := newMemoryAllocator(limit, spares)
 		a.Reallocate(256 << 10)
 		if !a.mapped {
@@ -94,28 +92,33 @@ func TestSpareTrim(t *testing.T) {
 		}
 		allocs = append(allocs, a)
 	}
-	newest := allocs[4].buf
 	for _, a := range allocs {
 		a.Free()
 	}
-	count := func() (n int, bytes uint64, trimming bool) {
+	state := func() (n int, bytes uint64, trimming bool) {
 		spares.Lock()
 		defer spares.Unlock()
 		return len(spares.list), spares.bytes, spares.trimming
 	}
-	if n, _, _ := count(); n != 5 {
-		t.Fatalf("%d spares kept, want 5", n)
+	if n, _, trimming := state(); n != 5 || !trimming {
+		t.Fatalf("%d spares kept (trim scheduled: %v), want 5 and a trim", n, trimming)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		n, b, trimming := count()
-		if n == warmSpares && b == warmSpares*256<<10 && !trimming {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d spares (%d bytes) left, want %d", n, b, warmSpares)
-		}
+	// Four of them waited long enough (spareIdle is a minute: no timer
+	// fires during the test).
+	spares.Lock()
+	for i := range 4 {
+		spares.list[i].since = time.Now().Add(-spareIdle - time.Second)
 	}
-	if got, _ := spares.take(limit); unsafe.SliceData(got) != unsafe.SliceData(newest) {
-		t.Fatal("the newest spare was not kept")
+	spares.Unlock()
+	spares.trim()
+	if n, b, trimming := state(); n != 1 || b != 256<<10 || !trimming {
+		t.Fatalf("after the first trim: %d spares, %d bytes, trim scheduled %v; want the newest and a trim for it", n, b, trimming)
+	}
+	spares.Lock()
+	spares.list[0].since = time.Now().Add(-spareIdle - time.Second)
+	spares.Unlock()
+	spares.trim()
+	if n, b, trimming := state(); n != 0 || b != 0 || trimming {
+		t.Fatalf("after the second trim: %d spares, %d bytes, trim scheduled %v", n, b, trimming)
 	}
 }
