@@ -210,6 +210,18 @@ func TestPythonWSGI(t *testing.T) {
 		}
 	})
 
+	t.Run("response headers", func(t *testing.T) {
+		resp, out := th.do(t, "GET", "py.test", "/headers", nil)
+		if resp.StatusCode != 200 || out != "with my own length" || resp.Header.Get("X-Kind") != "named" ||
+			resp.ContentLength != int64(len(out)) || len(resp.Header.Values("Content-Length")) != 1 || resp.Header.Get("X-Latin") != "\xe9t\xe9" {
+			t.Errorf("%d %q %v", resp.StatusCode, out, resp.Header)
+		}
+		resp, out = th.do(t, "GET", "py.test", "/badheader", nil)
+		if resp.StatusCode != 500 || strings.Contains(out, "never sent") || !strings.Contains(th.logs.String(), "must be latin-1 str") {
+			t.Errorf("a header that is not latin-1: %d %q\n%s", resp.StatusCode, out, th.logs.String())
+		}
+	})
+
 	t.Run("exception is a 500, traceback in the log only", func(t *testing.T) {
 		resp, out := th.do(t, "GET", "py.test", "/boom", nil)
 		if resp.StatusCode != 500 || strings.Contains(out, "secret") || strings.Contains(out, "Traceback") {

@@ -252,16 +252,10 @@ class _Response:
             raise AssertionError("start_response called twice without exc_info")
         if not isinstance(status, str) or not _is_latin1(status):
             raise TypeError("status must be a latin-1 str, like '200 OK'")
-        lines = []
-        for h in headers:
-            if not isinstance(h, tuple) or len(h) != 2:
-                raise TypeError("headers must be a list of (name, value) tuples")
-            name, value = h
-            if not isinstance(name, str) or not isinstance(value, str) or not _is_latin1(name + value):
-                raise TypeError("header %r: name and value must be latin-1 str" % (h,))
-            lines.append("%s: %s\r\n" % (name, value))
+        block, has_length = _wasgi.header_block(headers)
         self.status = status
-        self.headers = lines
+        self.headers = block
+        self.has_length = has_length
         return self.write
 
     def send_headers(self, length=None):
@@ -269,9 +263,9 @@ class _Response:
             raise AssertionError("the application returned a body before calling start_response")
         if not self.sent:
             headers = self.headers
-            if length is not None and not any(h[:15].lower() == "content-length:" for h in headers):
-                headers = headers + ["Content-Length: %d\r\n" % length]
-            _wasgi.start_response(self.status.encode("latin-1"), "".join(headers).encode("latin-1"))
+            if length is not None and not self.has_length:
+                headers += b"Content-Length: %d\r\n" % length
+            _wasgi.start_response(self.status.encode("latin-1"), headers)
             self.sent = True
 
     def write(self, data):

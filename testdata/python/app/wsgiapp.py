@@ -52,6 +52,19 @@ def application(environ, start_response):
         except RecursionError:
             out["RecursionError"] = True
         return _json(start_response, out)
+    if path == "/badheader":
+        # Not latin-1: the bridge refuses it (TypeError, a 500).
+        start_response("200 OK", [("X-Name", "\u0107")])
+        return [b"never sent"]
+    if path == "/headers":
+        # A tuple subclass, an iterable, and the app's own Content-Length
+        # (kept, none added), in any case.
+        from collections import namedtuple
+
+        H = namedtuple("H", "name value")
+        body = b"with my own length"
+        start_response("200 OK", iter([H("X-Kind", "named"), ("content-LENGTH", str(len(body))), ("X-Latin", "\u00e9t\u00e9")]))
+        return [body]
     if path == "/boom":
         raise ValueError("boom with a secret the client must not see")
     # Anything else: the path as the app sees it, decoded as WSGI apps do.
