@@ -82,7 +82,7 @@ func BenchmarkWarmInstances(b *testing.B) {
 		}
 		for range 20 {
 			c := &Call{Environ: env, W: HTTPResponse(&discardWriter{}), Log: zerolog.Nop(), phase: phaseHandle}
-			if _, err := p.run(context.Background(), in, phaseHandle, c); err != nil {
+			if _, err := p.run(context.Background(), in, phaseHandle, c, time.Minute); err != nil {
 				b.Fatal(err)
 			}
 		}

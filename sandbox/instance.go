@@ -25,6 +25,10 @@ type instance struct {
 	guard    *guard                     // of an instrumented module (interrupt.go)
 	fns      [len(exports)]api.Function // by phase
 	state    *instanceState
+	// callCtx is the context of an instrumented instance's calls: its
+	// state and nothing else (the call's deadline is the guard's timer and
+	// state.deadline), made once rather than per call.
+	callCtx  context.Context
 	requests int
 	lastUsed time.Time
 }
@@ -87,7 +91,8 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	}
 	p.g.c.created.Add(1)
 	mem.refill()
-	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, guard: g}
+	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, guard: g,
+		callCtx: withState(context.Background(), state)}
 	for ph, name := range exports {
 		if name != "" {
 			in.fns[ph] = mod.ExportedFunction(name) // nil when the module lacks it
@@ -214,10 +219,22 @@ func armed(ctx context.Context, g *guard, f func() error) error {
 	if g == nil {
 		return f()
 	}
+	return g.run(f, func(call func()) bool { return interrupted(ctx, g.interrupt, call) })
+}
+
+// armedFor is armed for a call of an instrumented instance (g not nil)
+// that must stop within d: what a request's call uses, without a context
+// of its own.
+func armedFor(d time.Duration, g *guard, f func() error) error {
+	return g.run(f, func(call func()) bool { return interruptedAfter(d, g.interrupt, call) })
+}
+
+// run runs f with the stack budget whole, interrupted by interrupt.
+func (g *guard) run(f func() error, interrupt func(call func()) bool) error {
 	g.stack.Set(g.limit)
 	g.low.Set(g.limit)
 	var err error
-	if interrupted(ctx, g.interrupt, func() { err = f() }) && err != nil {
+	if interrupt(func() { err = f() }) && err != nil {
 		return errPastDeadline
 	}
 	if err != nil && int32(g.stack.Get()) < 0 {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -141,8 +142,21 @@ func (a *alarm) fire() {
 // whether that happened; the global is clear again when it returns, so an
 // instance that returned just in time may be kept.
 func interrupted(ctx context.Context, g api.MutableGlobal, call func()) bool {
+	return interruptedBy(g, call, func(fire func()) func() bool { return context.AfterFunc(ctx, fire) })
+}
+
+// interruptedAfter is interrupted for a call that must stop d from now:
+// one timer, where a context would take a timer, two contexts and a
+// registration between them on every request.
+func interruptedAfter(d time.Duration, g api.MutableGlobal, call func()) bool {
+	return interruptedBy(g, call, func(fire func()) func() bool { return time.AfterFunc(d, fire).Stop })
+}
+
+// interruptedBy runs call with arm's alarm set to fire once its time has
+// come; arm returns what stops it.
+func interruptedBy(g api.MutableGlobal, call func(), arm func(fire func()) (stop func() bool)) bool {
 	a := &alarm{g: g}
-	stop := context.AfterFunc(ctx, a.fire)
+	stop := arm(a.fire)
 	call()
 	stop()
 	a.mu.Lock()

@@ -177,11 +177,9 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	}
 	c.phase = ph
 	in.state.stderr.resetTail() // an error carries this call's output only
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.g.cfg.RequestTimeout)
-	dl, _ := cctx.Deadline()
-	in.deadline.Store(dl.UnixNano())
-	res, err := p.run(cctx, in, ph, c)
-	cancel()
+	timeout := p.g.cfg.RequestTimeout
+	in.deadline.Store(time.Now().Add(timeout).UnixNano())
+	res, err := p.run(ctx, in, ph, c, timeout)
 	c.phase = phaseNone
 	in.requests++
 	p.release(in, err == nil)
@@ -321,17 +319,27 @@ func (p *Pool) release(in *instance, ok bool) {
 	}
 }
 
-// run calls export ph of in for c, bounded by ctx's deadline: an
-// instrumented module is stopped by its interrupt global, one compiled
-// with close-on-context-done by wazero.
-func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []uint64, err error) {
+// run calls export ph of in for c, bounded by timeout: an instrumented
+// module is stopped by its interrupt global, one compiled with
+// close-on-context-done by wazero, through a context of the request's
+// (its values, not its cancellation: a client that goes away does not
+// stop the call) with the deadline.
+func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call, timeout time.Duration) (res []uint64, err error) {
 	in.state.call = c
-	ctx = withState(ctx, in.state)
-	err = armed(ctx, in.guard, func() error {
+	call := func() error {
 		var err error
 		deprioritizeIfLong(p.g.rt.renice, func() { in.mem.inUse(func() { res, err = in.fns[ph].Call(ctx) }) })
 		return err
-	})
+	}
+	if in.guard != nil {
+		ctx = in.callCtx
+		err = armedFor(timeout, in.guard, call)
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(withState(context.WithoutCancel(ctx), in.state), timeout)
+		err = call()
+		cancel()
+	}
 	in.state.call = nil
 	if err == nil && in.guard != nil && in.guard.used() > keptStack {
 		// wazero keeps the stack a call grew with the function it called:
