@@ -146,7 +146,7 @@ func serve(t transport, h http.Handler) (code int32) {
 		fmt.Fprintln(os.Stderr, "guest:", err)
 		return 1
 	}
-	q, req, err := newRequest(stringOf(raw), t)
+	q, req, err := newRequest(raw, t)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "guest:", err)
 		return 1
@@ -183,6 +183,7 @@ type request struct {
 	url                  url.URL
 	body                 bodyReader
 	w                    responseWriter
+	vals                 [8]string // the header values, when they fit
 }
 
 // Value makes the request its own context: r.Context() finds it without a
@@ -202,17 +203,22 @@ type header struct{ name, value string }
 var headers []header
 
 // newRequest builds the *http.Request the handler sees from an encoded
-// environ, the way net/http/cgi.RequestFromMap does for CGI. raw is the
-// request's own: every string of the request is a substring of it.
+// environ, the way net/http/cgi.RequestFromMap does for CGI. env is the
+// request's own: every string of the request is a substring of it, and
+// what lies past its length, up to its capacity, may be used for strings
+// made from it.
 //
 // It is the SDK's hottest code, and runs as wasm, where every call, map
-// operation and allocation costs several times what it does natively: one
-// pass over the environ without callbacks, one map operation per header,
-// one array for every header's value.
-func newRequest(raw string, t transport) (*request, *http.Request, error) {
-	q := &request{Context: context.Background(), raw: raw}
-	q.body.t = t
-	r := (&http.Request{}).WithContext(q)
+// operation, allocation and pointer store to the heap costs several times
+// what it does natively: one pass over the environ without callbacks, the
+// request filled on the stack and copied once, one map operation per
+// header, the values of up to 8 headers inside the request's own
+// allocation.
+func newRequest(env []byte, t transport) (*request, *http.Request, error) {
+	raw := stringOf(env)
+	var req http.Request
+	r := &req // on the stack until WithContext copies it
+	var scriptName, pathInfo string
 	var requestURI, query, remoteAddr, remotePort, contentType, contentLength string
 	var https bool
 	headers = headers[:0]
@@ -240,9 +246,9 @@ func newRequest(raw string, t transport) (*request, *http.Request, error) {
 		case abi.KeyRequestMethod:
 			r.Method = v
 		case abi.KeyScriptName:
-			q.scriptName = v
+			scriptName = v
 		case abi.KeyPathInfo:
-			q.pathInfo = v
+			pathInfo = v
 		case abi.KeyQueryString:
 			query = v
 		case abi.KeyRequestURI:
@@ -264,6 +270,8 @@ func newRequest(raw string, t transport) (*request, *http.Request, error) {
 	if r.Method == "" {
 		return nil, nil, errors.New("environ has no REQUEST_METHOD")
 	}
+	q := &request{Context: context.Background(), raw: raw, scriptName: scriptName, pathInfo: pathInfo}
+	q.body.t = t
 	r.RequestURI = requestURI
 	n := len(headers)
 	if contentType != "" {
@@ -273,7 +281,10 @@ func newRequest(raw string, t transport) (*request, *http.Request, error) {
 	// a handler's Header().Add copies rather than overwrites a neighbour.
 	// Environ keys are unique, and so are the names made from them: one
 	// assignment per header, no lookup first.
-	vals := make([]string, n)
+	vals := q.vals[:]
+	if n > len(vals) {
+		vals = make([]string, n)
+	}
 	r.Header = make(http.Header, n)
 	for i, h := range headers {
 		vals[i] = h.value
@@ -303,15 +314,34 @@ func newRequest(raw string, t transport) (*request, *http.Request, error) {
 	if https {
 		r.URL.Scheme = "https"
 	}
-	switch {
-	case remotePort == "":
-		r.RemoteAddr = remoteAddr
-	case strings.IndexByte(remoteAddr, ':') >= 0:
-		r.RemoteAddr = "[" + remoteAddr + "]:" + remotePort
-	default:
-		r.RemoteAddr = remoteAddr + ":" + remotePort
+	r.RemoteAddr = remoteAddr
+	if remotePort != "" {
+		r.RemoteAddr = joinHostPort(env[len(env):cap(env)], remoteAddr, remotePort)
 	}
-	return q, r, nil
+	return q, r.WithContext(q), nil
+}
+
+// joinHostPort is net.JoinHostPort, written into spare when it fits
+// there: spare is never written again, so the string can be a view of it.
+func joinHostPort(spare []byte, host, port string) string {
+	v6 := strings.IndexByte(host, ':') >= 0
+	if len(host)+len(port)+3 > cap(spare) {
+		if v6 {
+			return "[" + host + "]:" + port
+		}
+		return host + ":" + port
+	}
+	b := spare[:0]
+	if v6 {
+		b = append(b, '[')
+	}
+	b = append(b, host...)
+	if v6 {
+		b = append(b, ']')
+	}
+	b = append(b, ':')
+	b = append(b, port...)
+	return stringOf(b)
 }
 
 // nextEntry splits the first entry off an environ newRequest has
