@@ -189,7 +189,7 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 		gerr.Export = exports[ph]
 		return 0, gerr
 	}
-	code := api.DecodeI32(res[0])
+	code := api.DecodeI32(res)
 	if code != 0 && ph == phaseHandle {
 		// Keep what the guest said about it (Go's panic trace).
 		return code, &GuestError{Kind: ErrAppFailed, Code: code, Stderr: in.state.stderr.String(), Export: exports[ph]}
@@ -202,10 +202,10 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 // (start.go), a call that needs a new one gets a StartError at once.
 func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	g := p.g
-	if err := p.start.refusing(time.Now()); err != nil && !p.hasIdle() {
+	queued := time.Now()
+	if err := p.start.refusing(queued); err != nil && !p.hasIdle() {
 		return nil, err // refused at once, without queueing for a slot
 	}
-	queued := time.Now()
 	if err := g.acquireSlot(ctx); err != nil {
 		return nil, err
 	}
@@ -324,11 +324,12 @@ func (p *Pool) release(in *instance, ok bool) {
 // close-on-context-done by wazero, through a context of the request's
 // (its values, not its cancellation: a client that goes away does not
 // stop the call) with the deadline.
-func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call, timeout time.Duration) (res []uint64, err error) {
+func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call, timeout time.Duration) (res uint64, err error) {
 	in.state.call = c
+	var stack [1]uint64 // every export of a phase is () -> i32
 	call := func() error {
 		var err error
-		deprioritizeIfLong(p.g.rt.renice, func() { in.mem.inUse(func() { res, err = in.fns[ph].Call(ctx) }) })
+		in.nicer.run(func() { in.mem.inUse(func() { err = in.fns[ph].CallWithStack(ctx, stack[:]) }) })
 		return err
 	}
 	if in.guard != nil {
@@ -346,7 +347,7 @@ func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call, timeout
 		// take a new one, so that the grown stack goes with the garbage.
 		in.fns[ph] = in.mod.ExportedFunction(exports[ph])
 	}
-	return res, err
+	return stack[0], err
 }
 
 // Probe starts one instance of the app, outside the group's capacity,
