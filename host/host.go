@@ -539,11 +539,12 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var st *site
 	var rt *route
 	defer func() {
+		took := time.Since(start)
 		if st != nil {
 			st.count(rt, lw.status)
-			st.latency.observe(time.Since(start))
+			st.latency.observe(took)
 		}
-		s.access.log(r, q, st, rt, lw, time.Since(start))
+		s.access.log(r, q, st, rt, lw, took)
 	}()
 
 	if framingErr != nil {
