@@ -69,7 +69,7 @@ func Environ(r *http.Request) map[string]string {
 		return nil
 	}
 	if q.env == nil {
-		q.env = make(map[string]string, strings.Count(q.raw, "\x00"))
+		q.env = make(map[string]string, q.entries)
 		for s := q.raw; s != ""; {
 			var k, v string
 			k, v, s = nextEntry(s)
@@ -180,6 +180,7 @@ type request struct {
 	raw                  string
 	scriptName, pathInfo string
 	env                  map[string]string // built by the first Environ call
+	entries              int               // in raw
 	url                  url.URL
 	body                 bodyReader
 	w                    responseWriter
@@ -222,7 +223,8 @@ func newRequest(env []byte, t transport) (*request, *http.Request, error) {
 	var requestURI, query, remoteAddr, remotePort, contentType, contentLength string
 	var https bool
 	headers = headers[:0]
-	for s := raw; s != ""; {
+	entries := 0
+	for s := raw; s != ""; entries++ {
 		end := strings.IndexByte(s, 0)
 		if end < 0 {
 			return nil, nil, abi.ErrEnviron
@@ -270,7 +272,7 @@ func newRequest(env []byte, t transport) (*request, *http.Request, error) {
 	if r.Method == "" {
 		return nil, nil, errors.New("environ has no REQUEST_METHOD")
 	}
-	q := &request{Context: context.Background(), raw: raw, scriptName: scriptName, pathInfo: pathInfo}
+	q := &request{Context: context.Background(), raw: raw, entries: entries, scriptName: scriptName, pathInfo: pathInfo}
 	q.body.t = t
 	r.RequestURI = requestURI
 	n := len(headers)
