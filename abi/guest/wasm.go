@@ -37,7 +37,7 @@ func (hostTransport) environ() ([]byte, error) {
 			return nil, errNotAllowed
 		}
 		fits := int(n) <= len(buf)
-		environSize = int(n) + 256 // room for a longer header next time
+		environSize = int(n) + 64 // room for RemoteAddr and a longer path next time
 		if fits {
 			return buf[:n], nil
 		}
