@@ -37,6 +37,7 @@ hosts = ["*"]
 `)
 	h := benchHost(b, dir, cfgText)
 	req := httptest.NewRequest("GET", "http://bench.test/hello/world", nil)
+	cpu := startCPU()
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()
@@ -45,6 +46,41 @@ hosts = ["*"]
 			b.Fatal(w.Code, w.Body.String())
 		}
 	}
+	cpu.report(b)
+}
+
+// BenchmarkServeEnv is bench/run.sh's env case in process: the test
+// guest's /env, which lists the environ (guest.Environ) and the WASI
+// environment, sorted, for a request with a browser's headers.
+func BenchmarkServeEnv(b *testing.B) {
+	cfgText := strings.NewReplacer("{guest}", testwasm.Build(b, "testdata/guest"), "{cache}", testwasm.CacheDir(b)).Replace(`
+[server]
+cache_dir = "{cache}"
+access_log = "off"
+[[site]]
+name = "bench"
+hosts = ["*"]
+  [[site.app]]
+  name = "guest"
+  mount = "/g"
+  module = "{guest}"
+`)
+	h := benchHost(b, b.TempDir(), cfgText)
+	req := httptest.NewRequest("GET", "http://bench.test/g/env", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	req.Header.Set("Accept-Language", "en-US,en;q=0.5")
+	req.Header.Set("Accept-Encoding", "gzip, deflate")
+	cpu := startCPU()
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+	cpu.report(b)
 }
 
 // BenchmarkStaticHit is one 4 KiB file served through an alias, in
@@ -154,6 +190,7 @@ func BenchmarkDoors(b *testing.B) {
 				testwasm.CacheDir(b), d.build(b), d.abi)
 			h := benchHost(b, b.TempDir(), cfgText)
 			req := httptest.NewRequest("GET", "http://bench.test/info?x=1", nil)
+			cpu := startCPU()
 			b.ReportAllocs()
 			for b.Loop() {
 				w := httptest.NewRecorder()
@@ -162,6 +199,7 @@ func BenchmarkDoors(b *testing.B) {
 					b.Fatal(w.Code, w.Body.String())
 				}
 			}
+			cpu.report(b)
 		})
 	}
 }

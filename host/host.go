@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -566,11 +567,12 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var st *site
 	var rt *route
 	defer func() {
+		took := time.Since(start)
 		if st != nil {
 			st.count(rt, lw.status)
-			st.latency.observe(time.Since(start))
+			st.latency.observe(took)
 		}
-		s.access.log(r, q, st, rt, lw, time.Since(start))
+		s.access.log(r, q, st, rt, lw, took)
 	}()
 
 	if framingErr != nil {
@@ -618,9 +620,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		q.pathInfo = p
 	}
-	if _, port, err := net.SplitHostPort(localAddr(r)); err == nil {
-		q.serverPort = port
-	}
+	q.serverPort = localPort(r)
 	loc, passAuth := st.location(p)
 	if loc != nil && !h.admit(lw, r, q, s, st, loc) {
 		return
@@ -719,9 +719,16 @@ func (h *Host) serveApp(w *logWriter, r *http.Request, q *request, a *app, maxBo
 	h.appFailed(w, r, q, a, err, call.Started())
 }
 
-func localAddr(r *http.Request) string {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		return a.String()
+// localPort is the port of the local address r came in on, "" when
+// unknown (SERVER_PORT).
+func localPort(r *http.Request) string {
+	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		return strconv.Itoa(a.Port) // without formatting the address first
+	case net.Addr:
+		if _, port, err := net.SplitHostPort(a.String()); err == nil {
+			return port
+		}
 	}
 	return ""
 }
@@ -756,7 +763,18 @@ func (g *requestIDs) init() {
 }
 
 func (g *requestIDs) next() string {
-	return fmt.Sprintf("%s-%08x", g.prefix, g.n.Add(1))
+	// prefix-%08x, without fmt: one allocation.
+	var tmp [16]byte
+	hex := strconv.AppendUint(tmp[:0], g.n.Add(1), 16)
+	var b strings.Builder
+	b.Grow(len(g.prefix) + 1 + max(8, len(hex)))
+	b.WriteString(g.prefix)
+	b.WriteByte('-')
+	for range 8 - len(hex) {
+		b.WriteByte('0')
+	}
+	b.Write(hex)
+	return b.String()
 }
 
 // logWriter records the status and size of a response for the access log.

@@ -577,3 +577,18 @@ func TestReload(t *testing.T) {
 		t.Fatalf("after reload: %s", body)
 	}
 }
+
+// TestRequestIDs pins the made-up ids' format: the prefix, a dash and
+// the counter in at least 8 hex digits.
+func TestRequestIDs(t *testing.T) {
+	g := &requestIDs{prefix: "7c2bc0850e87"}
+	for _, tc := range []struct {
+		n    uint64
+		want string
+	}{{0, "7c2bc0850e87-00000001"}, {0xfe, "7c2bc0850e87-000000ff"}, {0xfffffffe, "7c2bc0850e87-ffffffff"}, {0xffffffff, "7c2bc0850e87-100000000"}} {
+		g.n.Store(tc.n)
+		if got := g.next(); got != tc.want {
+			t.Errorf("after %#x: %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

@@ -229,7 +229,7 @@ func (r *cgiResponse) start(block []byte) error {
 	for line := range strings.SplitSeq(strings.TrimRight(string(block), "\r\n"), "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !isToken([]byte(name)) {
+		if !ok || !isToken(name) {
 			return fmt.Errorf("bad header line %q", line)
 		}
 		value = strings.Trim(value, " \t")

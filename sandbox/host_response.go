@@ -2,7 +2,7 @@ package sandbox
 
 import (
 	"context"
-	"net/textproto"
+	"strings"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -49,9 +49,11 @@ func (c *Call) startResponse(status, headers []byte) int32 {
 	if len(headers) > maxHeaderLen {
 		return abi.ErrInvalidHeader
 	}
+	// One copy of the whole block out of guest memory; every name and
+	// value is a substring of it.
 	fields := c.fields[:0]
-	if !eachHeader(headers, func(name, value []byte) bool {
-		fields = append(fields, HeaderField{string(name), string(value)})
+	if !eachHeader(string(headers), func(name, value string) bool {
+		fields = append(fields, HeaderField{name, value})
 		return true
 	}) {
 		return abi.ErrInvalidHeader
@@ -96,14 +98,14 @@ func ParseStatus(b []byte) (int, bool) {
 // eachHeader walks `Name: value\r\n` lines, calling fn with each trimmed
 // name and value, and reports false at the first malformed line (then fn
 // may have seen the lines before it).
-func eachHeader(b []byte, fn func(name, value []byte) bool) bool {
+func eachHeader(b string, fn func(name, value string) bool) bool {
 	rows, sawLength := 0, false
 	for len(b) > 0 {
-		var line []byte
-		if i := indexCRLF(b); i >= 0 {
+		var line string
+		if i := strings.Index(b, "\r\n"); i >= 0 {
 			line, b = b[:i], b[i+2:]
 		} else {
-			line, b = b, nil
+			line, b = b, ""
 		}
 		if len(line) == 0 {
 			if len(b) == 0 {
@@ -114,24 +116,19 @@ func eachHeader(b []byte, fn func(name, value []byte) bool) bool {
 		if rows++; rows > maxHeaderRows {
 			return false
 		}
-		colon := -1
-		for i, ch := range line {
-			if ch == ':' {
-				colon = i
-				break
-			}
-		}
+		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || !isToken(line[:colon]) {
 			return false
 		}
 		value := trimOWS(line[colon+1:])
-		for _, ch := range value {
+		for i := 0; i < len(value); i++ {
+			ch := value[i]
 			if ch == '\r' || ch == '\n' || ch == 0 || (ch < ' ' && ch != '\t') || ch == 0x7f {
 				return false
 			}
 		}
 		name := line[:colon]
-		if len(name) == len("Content-Length") && textproto.CanonicalMIMEHeaderKey(string(name)) == "Content-Length" {
+		if len(name) == len("Content-Length") && equalFold(name, "content-length") {
 			// One Content-Length, digits only: two could frame the
 			// response differently for a proxy in front (desync).
 			if !isDigits(value) || sawLength {
@@ -146,16 +143,25 @@ func eachHeader(b []byte, fn func(name, value []byte) bool) bool {
 	return true
 }
 
-func indexCRLF(b []byte) int {
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' {
-			return i
+// equalFold reports whether b is lower, a lower-case ASCII name, in any
+// case.
+func equalFold(b, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
 		}
 	}
-	return -1
+	return true
 }
 
-func trimOWS(b []byte) []byte {
+func trimOWS(b string) string {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
@@ -165,11 +171,12 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-func isDigits(b []byte) bool {
+func isDigits(b string) bool {
 	if len(b) == 0 || len(b) > 18 {
 		return false
 	}
-	for _, ch := range b {
+	for i := 0; i < len(b); i++ {
+		ch := b[i]
 		if ch < '0' || ch > '9' {
 			return false
 		}
@@ -178,8 +185,9 @@ func isDigits(b []byte) bool {
 }
 
 // isToken reports whether b is an RFC 9110 token (a valid header name).
-func isToken(b []byte) bool {
-	for _, ch := range b {
+func isToken(b string) bool {
+	for i := 0; i < len(b); i++ {
+		ch := b[i]
 		if ch >= 0x80 || !tokenChars[ch] {
 			return false
 		}

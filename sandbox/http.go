@@ -22,14 +22,32 @@ type httpResponse struct{ w http.ResponseWriter }
 
 func (r httpResponse) Start(status int, fields []HeaderField) error {
 	h := r.w.Header()
-	for _, f := range fields {
-		if k := textproto.CanonicalMIMEHeaderKey(f.Name); !hopByHop[k] {
-			h.Del(k)
-		}
+	// The fields the host set before (X-Request-Id, ...): few, and each is
+	// replaced at the first guest field of its name.
+	var set [8]string
+	host := set[:0]
+	for k := range h {
+		host = append(host, k)
 	}
-	for _, f := range fields {
-		if k := textproto.CanonicalMIMEHeaderKey(f.Name); !hopByHop[k] {
-			h[k] = append(h[k], f.Value)
+	vals := make([]string, len(fields)) // every value, in one array
+	for i, f := range fields {
+		k := textproto.CanonicalMIMEHeaderKey(f.Name)
+		if hopByHop(k) {
+			continue
+		}
+		for j, hk := range host {
+			if hk == k {
+				delete(h, k)
+				host[j] = host[len(host)-1]
+				host = host[:len(host)-1]
+				break
+			}
+		}
+		vals[i] = f.Value
+		if old, ok := h[k]; ok {
+			h[k] = append(old, f.Value)
+		} else {
+			h[k] = vals[i : i+1 : i+1]
 		}
 	}
 	r.w.WriteHeader(status)
@@ -40,10 +58,15 @@ func (r httpResponse) Write(p []byte) (int, error) { return r.w.Write(p) }
 
 func (r httpResponse) Flush() error { return http.NewResponseController(r.w).Flush() }
 
-// hopByHop headers belong to the connection, which the host owns.
-var hopByHop = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
-	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+// hopByHop reports the headers that belong to the connection, which the
+// host owns (k canonical).
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // HTTPBody is a request body for a [Call]: at most limit bytes of r.Body

@@ -23,8 +23,13 @@ type instance struct {
 	mod      api.Module
 	mem      *memoryAllocator           // its linear memory; nil without a memory_limit
 	guard    *guard                     // of an instrumented module (interrupt.go)
+	nicer    *nicer                     // renices its long calls; nil: none
 	fns      [len(exports)]api.Function // by phase
 	state    *instanceState
+	// callCtx is the context of an instrumented instance's calls: its
+	// state and nothing else (the call's deadline is the guard's timer and
+	// state.deadline), made once rather than per call.
+	callCtx  context.Context
 	requests int
 	lastUsed time.Time
 }
@@ -87,7 +92,8 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	}
 	p.g.c.created.Add(1)
 	mem.refill()
-	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, guard: g}
+	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, guard: g,
+		nicer: newNicer(p.g.rt.renice), callCtx: withState(context.Background(), state)}
 	for ph, name := range exports {
 		if name != "" {
 			in.fns[ph] = mod.ExportedFunction(name) // nil when the module lacks it
@@ -115,6 +121,10 @@ func boundedSleep(deadline *atomic.Int64) sys.Nanosleep {
 func (in *instance) close(ctx context.Context) {
 	in.mod.Close(ctx)
 	in.state.close()
+	in.nicer.stop()
+	if in.guard != nil {
+		in.guard.timer.stop()
+	}
 }
 
 // instantiate creates an instance of m from mc, then runs its start
@@ -175,7 +185,8 @@ func exitOK(err error) error {
 // (internal/wasmrw/stack.go). A module wazero stops itself has none (nil).
 type guard struct {
 	interrupt, stack, low api.MutableGlobal
-	limit                 uint64 // the stack budget of each call, in bytes
+	limit                 uint64     // the stack budget of each call, in bytes
+	timer                 *callTimer // stops its calls at their deadlines
 }
 
 // DefaultStackLimit is the stack budget of a call when the app sets none:
@@ -192,6 +203,7 @@ func newGuard(mod api.Module, stackLimit uint64) (*guard, error) {
 	if ok != [3]bool{true, true, true} {
 		return nil, errors.New("no interrupt or stack globals")
 	}
+	g.timer = newCallTimer(g.interrupt)
 	return g, nil
 }
 
@@ -214,10 +226,22 @@ func armed(ctx context.Context, g *guard, f func() error) error {
 	if g == nil {
 		return f()
 	}
+	return g.run(f, func(call func()) bool { return interrupted(ctx, g.interrupt, call) })
+}
+
+// armedFor is armed for a call of an instrumented instance (g not nil)
+// that must stop within d: what a request's call uses, with the
+// instance's timer instead of a context.
+func armedFor(d time.Duration, g *guard, f func() error) error {
+	return g.run(f, func(call func()) bool { return g.timer.run(d, call) })
+}
+
+// run runs f with the stack budget whole, interrupted by interrupt.
+func (g *guard) run(f func() error, interrupt func(call func()) bool) error {
 	g.stack.Set(g.limit)
 	g.low.Set(g.limit)
 	var err error
-	if interrupted(ctx, g.interrupt, func() { err = f() }) && err != nil {
+	if interrupt(func() { err = f() }) && err != nil {
 		return errPastDeadline
 	}
 	if err != nil && int32(g.stack.Get()) < 0 {

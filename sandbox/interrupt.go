@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -154,6 +155,57 @@ func interrupted(ctx context.Context, g api.MutableGlobal, call func()) bool {
 	}
 	return fired
 }
+
+// callTimer stops the calls of one instrumented instance at their
+// deadlines, one call at a time, with one timer for all of them: a
+// request resets a timer rather than making one, or a context with a
+// deadline and a second one to wait for it.
+type callTimer struct {
+	g        api.MutableGlobal // the instance's interrupt global
+	t        *time.Timer
+	mu       sync.Mutex
+	deadline time.Time // of the running call; zero between calls
+	fired    bool
+}
+
+func newCallTimer(g api.MutableGlobal) *callTimer {
+	c := &callTimer{g: g}
+	c.t = time.AfterFunc(time.Hour, c.fire)
+	c.t.Stop()
+	return c
+}
+
+// fire sets the interrupt. The timer of an earlier call may fire late,
+// during the next one: only a call past its own deadline is stopped.
+func (c *callTimer) fire() {
+	c.mu.Lock()
+	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		c.fired = true
+		c.g.Set(1) // the guest reads it at its next yield
+	}
+	c.mu.Unlock()
+}
+
+// run is interrupted for a call that must stop d from now.
+func (c *callTimer) run(d time.Duration, call func()) bool {
+	c.mu.Lock()
+	c.deadline, c.fired = time.Now().Add(d), false
+	c.mu.Unlock()
+	c.t.Reset(d)
+	call()
+	c.t.Stop()
+	c.mu.Lock()
+	c.deadline = time.Time{}
+	fired := c.fired
+	c.mu.Unlock()
+	if fired {
+		c.g.Set(0)
+	}
+	return fired
+}
+
+// stop releases the timer, for an instance being closed.
+func (c *callTimer) stop() { c.t.Stop() }
 
 // errPastDeadline is a call's error when its guest was stopped at the
 // deadline: the exit error close-on-context-done raises, so both ways of

@@ -64,6 +64,38 @@ func TestInterruptStops(t *testing.T) {
 	}
 }
 
+// TestCallTimer: an instance's one timer stops each of its calls at that
+// call's deadline, and a fire left over from an earlier call (a timer
+// that went off as the call returned) does not stop the next one.
+func TestCallTimer(t *testing.T) {
+	mod, g := instantiateInstrumented(t, testwasm.Runaway)
+	c := newCallTimer(g)
+	defer c.stop()
+	ctx := context.Background()
+	for range 3 { // the same timer, call after call
+		var err error
+		if fired := c.run(20*time.Millisecond, func() { _, err = mod.ExportedFunction("spin").Call(ctx) }); !fired || err == nil {
+			t.Fatalf("fired %v, err %v: want a trap", fired, err)
+		}
+		if g.Get() != 0 {
+			t.Fatal("interrupt global left set")
+		}
+	}
+	fired := c.run(time.Hour, func() {
+		c.fire() // as the timer armed for the call before would, late
+		if g.Get() != 0 {
+			t.Error("a late fire set the interrupt of the next call")
+		}
+	})
+	if fired {
+		t.Fatal("a call within its deadline reported stopped")
+	}
+	c.fire() // between calls: nothing runs, nothing is set
+	if g.Get() != 0 {
+		t.Fatal("a fire between calls set the interrupt")
+	}
+}
+
 // TestGCWhileGuestSpins: a garbage collection completes while a guest
 // spins in a loop. wazero's machine code cannot be preempted; without the
 // yields to Go the collection would wait for the guest, and the guest for

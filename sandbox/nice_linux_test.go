@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // nice is the calling thread's nice value.
@@ -39,4 +40,41 @@ func TestThrowawayThread(t *testing.T) {
 	}()
 	deprioritized(false, func() { panic("boom") })
 	t.Fatal("no panic")
+}
+
+// TestNicer: an instance's one timer renices each of its calls that runs
+// past longCall, gives the thread its priority back when the call
+// returns, and a fire left over from an earlier call does not renice a
+// call that has just begun.
+func TestNicer(t *testing.T) {
+	if !canRenice() {
+		t.Skip("needs CAP_SYS_NICE to lower a thread's nice value again")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := nice(t)
+	n := newNicer(true)
+	defer n.stop()
+	for range 2 {
+		got := -100
+		n.run(func() {
+			deadline := time.Now().Add(10 * time.Second)
+			for nice(t) != longCallNice && time.Now().Before(deadline) {
+				runtime.Gosched() // a long call, until the timer renices it
+			}
+			got = nice(t)
+		})
+		if got != longCallNice {
+			t.Fatalf("a long call ran at nice %d, want %d", got, longCallNice)
+		}
+		if after := nice(t); after != before {
+			t.Fatalf("after the call: nice %d, want %d", after, before)
+		}
+	}
+	n.run(func() {
+		n.fire() // as the timer of the call before would, late
+		if got := nice(t); got != before {
+			t.Errorf("a late fire reniced a short call to %d", got)
+		}
+	})
 }

@@ -204,11 +204,9 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 	}
 	c.phase = ph
 	in.state.stderr.resetTail() // an error carries this call's output only
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.g.cfg.RequestTimeout)
-	dl, _ := cctx.Deadline()
-	in.deadline.Store(dl.UnixNano())
-	res, err := p.run(cctx, in, ph, c)
-	cancel()
+	timeout := p.g.cfg.RequestTimeout
+	in.deadline.Store(time.Now().Add(timeout).UnixNano())
+	res, err := p.run(ctx, in, ph, c, timeout)
 	c.phase = phaseNone
 	in.requests++
 	p.release(in, err == nil)
@@ -218,7 +216,7 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 		gerr.Export = exports[ph]
 		return 0, gerr
 	}
-	code := api.DecodeI32(res[0])
+	code := api.DecodeI32(res)
 	if code != 0 && ph == phaseHandle {
 		// Keep what the guest said about it (Go's panic trace).
 		return code, &GuestError{Kind: ErrAppFailed, Code: code, Stderr: in.state.stderr.String(), Export: exports[ph]}
@@ -231,10 +229,10 @@ func (p *Pool) call(ctx context.Context, c *Call, ph phase) (int32, error) {
 // (start.go), a call that needs a new one gets a StartError at once.
 func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 	g := p.g
-	if err := p.start.refusing(time.Now()); err != nil && !p.hasIdle() {
+	queued := time.Now()
+	if err := p.start.refusing(queued); err != nil && !p.hasIdle() {
 		return nil, err // refused at once, without queueing for a slot
 	}
-	queued := time.Now()
 	if err := g.acquireSlot(ctx); err != nil {
 		return nil, err
 	}
@@ -348,24 +346,35 @@ func (p *Pool) release(in *instance, ok bool) {
 	}
 }
 
-// run calls export ph of in for c, bounded by ctx's deadline: an
-// instrumented module is stopped by its interrupt global, one compiled
-// with close-on-context-done by wazero.
-func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call) (res []uint64, err error) {
+// run calls export ph of in for c, bounded by timeout: an instrumented
+// module is stopped by its interrupt global, one compiled with
+// close-on-context-done by wazero, through a context of the request's
+// (its values, not its cancellation: a client that goes away does not
+// stop the call) with the deadline.
+func (p *Pool) run(ctx context.Context, in *instance, ph phase, c *Call, timeout time.Duration) (res uint64, err error) {
 	in.state.call = c
-	ctx = withState(ctx, in.state)
-	err = armed(ctx, in.guard, func() error {
+	var stack [1]uint64 // every export of a phase is () -> i32
+	call := func() error {
 		var err error
-		deprioritizeIfLong(p.g.rt.renice, func() { in.mem.inUse(func() { res, err = in.fns[ph].Call(ctx) }) })
+		in.nicer.run(func() { in.mem.inUse(func() { err = in.fns[ph].CallWithStack(ctx, stack[:]) }) })
 		return err
-	})
+	}
+	if in.guard != nil {
+		ctx = in.callCtx
+		err = armedFor(timeout, in.guard, call)
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(withState(context.WithoutCancel(ctx), in.state), timeout)
+		err = call()
+		cancel()
+	}
 	in.state.call = nil
 	if err == nil && in.guard != nil && in.guard.used() > keptStack {
 		// wazero keeps the stack a call grew with the function it called:
 		// take a new one, so that the grown stack goes with the garbage.
 		in.fns[ph] = in.mod.ExportedFunction(exports[ph])
 	}
-	return res, err
+	return stack[0], err
 }
 
 // Probe starts one instance of the app, outside the group's capacity,

@@ -69,8 +69,12 @@ func Environ(r *http.Request) map[string]string {
 		return nil
 	}
 	if q.env == nil {
-		q.env = make(map[string]string, 32)
-		eachEntry(q.raw, func(k, v string) { q.env[k] = v })
+		q.env = make(map[string]string, q.entries)
+		for s := q.raw; s != ""; {
+			var k, v string
+			k, v, s = nextEntry(s)
+			q.env[k] = v
+		}
 	}
 	return q.env
 }
@@ -86,11 +90,13 @@ func Getenv(r *http.Request, key string) string {
 		return q.env[key]
 	}
 	var val string
-	eachEntry(q.raw, func(k, v string) {
+	for s := q.raw; s != ""; {
+		var k, v string
+		k, v, s = nextEntry(s)
 		if k == key {
 			val = v // the last one wins, as in the map
 		}
-	})
+	}
 	return val
 }
 
@@ -118,6 +124,10 @@ func requestOf(r *http.Request) *request {
 
 // transport is the host side seen by the SDK: the ABI imports on wasip1,
 // a fake in tests.
+//
+// environ returns the request's environ in a buffer that nothing writes
+// to afterwards: the request's strings (method, path, header values) are
+// views of it, not copies.
 type transport interface {
 	environ() ([]byte, error)
 	bodyRead(p []byte) int32
@@ -170,9 +180,11 @@ type request struct {
 	raw                  string
 	scriptName, pathInfo string
 	env                  map[string]string // built by the first Environ call
+	entries              int               // in raw
 	url                  url.URL
 	body                 bodyReader
 	w                    responseWriter
+	vals                 [8]string // the header values, when they fit
 }
 
 // Value makes the request its own context: r.Context() finds it without a
@@ -192,22 +204,53 @@ type header struct{ name, value string }
 var headers []header
 
 // newRequest builds the *http.Request the handler sees from an encoded
-// environ, the way net/http/cgi.RequestFromMap does for CGI.
-func newRequest(raw []byte, t transport) (*request, *http.Request, error) {
-	q := &request{Context: context.Background(), raw: string(raw)}
-	q.body.t = t
-	r := (&http.Request{}).WithContext(q)
+// environ, the way net/http/cgi.RequestFromMap does for CGI. env is the
+// request's own: every string of the request is a substring of it, and
+// what lies past its length, up to its capacity, may be used for strings
+// made from it.
+//
+// It is the SDK's hottest code, and runs as wasm, where every call, map
+// operation, allocation and pointer store to the heap costs several times
+// what it does natively: one pass over the environ without callbacks, the
+// request filled on the stack and copied once, one map operation per
+// header, the values of up to 8 headers inside the request's own
+// allocation.
+func newRequest(env []byte, t transport) (*request, *http.Request, error) {
+	raw := stringOf(env)
+	var req http.Request
+	r := &req // on the stack until WithContext copies it
+	var scriptName, pathInfo string
 	var requestURI, query, remoteAddr, remotePort, contentType, contentLength string
 	var https bool
 	headers = headers[:0]
-	err := parseEntries(q.raw, func(k, v string) {
+	entries := 0
+	for s := raw; s != ""; entries++ {
+		end := strings.IndexByte(s, 0)
+		if end < 0 {
+			return nil, nil, abi.ErrEnviron
+		}
+		entry := s[:end]
+		s = s[end+1:]
+		eq := strings.IndexByte(entry, '=')
+		if eq <= 0 {
+			return nil, nil, abi.ErrEnviron
+		}
+		k, v := entry[:eq], entry[eq+1:]
+		if len(k) > len(abi.HeaderPrefix) && k[:len(abi.HeaderPrefix)] == abi.HeaderPrefix {
+			if name := k[len(abi.HeaderPrefix):]; name == "HOST" {
+				r.Host = v
+			} else {
+				headers = append(headers, header{name, v})
+			}
+			continue
+		}
 		switch k {
 		case abi.KeyRequestMethod:
 			r.Method = v
 		case abi.KeyScriptName:
-			q.scriptName = v
+			scriptName = v
 		case abi.KeyPathInfo:
-			q.pathInfo = v
+			pathInfo = v
 		case abi.KeyQueryString:
 			query = v
 		case abi.KeyRequestURI:
@@ -224,20 +267,13 @@ func newRequest(raw []byte, t transport) (*request, *http.Request, error) {
 			contentLength = v
 		case abi.KeyURLScheme:
 			https = v == "https"
-		case "HTTP_HOST":
-			r.Host = v
-		default:
-			if name, ok := strings.CutPrefix(k, abi.HeaderPrefix); ok {
-				headers = append(headers, header{name, v})
-			}
 		}
-	})
-	if err != nil {
-		return nil, nil, err
 	}
 	if r.Method == "" {
 		return nil, nil, errors.New("environ has no REQUEST_METHOD")
 	}
+	q := &request{Context: context.Background(), raw: raw, entries: entries, scriptName: scriptName, pathInfo: pathInfo}
+	q.body.t = t
 	r.RequestURI = requestURI
 	n := len(headers)
 	if contentType != "" {
@@ -245,24 +281,20 @@ func newRequest(raw []byte, t transport) (*request, *http.Request, error) {
 	}
 	// One backing array for every header's value: cut to length 1 each, so
 	// a handler's Header().Add copies rather than overwrites a neighbour.
-	vals := make([]string, 0, n)
-	r.Header = make(http.Header, n)
-	add := func(name, v string) {
-		if old, ok := r.Header[name]; ok {
-			r.Header[name] = append(old, v)
-			return
-		}
-		vals = append(vals, v)
-		r.Header[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	// Environ keys are unique, and so are the names made from them: one
+	// assignment per header, no lookup first.
+	vals := q.vals[:]
+	if n > len(vals) {
+		vals = make([]string, n)
 	}
-	for _, h := range headers {
-		if name := headerName(h.name); name != "Host" {
-			add(name, h.value)
-		}
+	r.Header = make(http.Header, n)
+	for i, h := range headers {
+		vals[i] = h.value
+		r.Header[headerName(h.name)] = vals[i : i+1 : i+1]
 	}
 	if contentType != "" {
-		delete(r.Header, "Content-Type")
-		add("Content-Type", contentType)
+		vals[n-1] = contentType
+		r.Header["Content-Type"] = vals[n-1 : n : n]
 	}
 	var ok bool
 	if r.ProtoMajor, r.ProtoMinor, ok = http.ParseHTTPVersion(r.Proto); !ok {
@@ -284,33 +316,45 @@ func newRequest(raw []byte, t transport) (*request, *http.Request, error) {
 	if https {
 		r.URL.Scheme = "https"
 	}
-	switch {
-	case remotePort == "":
-		r.RemoteAddr = remoteAddr
-	case strings.Contains(remoteAddr, ":"):
-		r.RemoteAddr = "[" + remoteAddr + "]:" + remotePort
-	default:
-		r.RemoteAddr = remoteAddr + ":" + remotePort
+	r.RemoteAddr = remoteAddr
+	if remotePort != "" {
+		r.RemoteAddr = joinHostPort(env[len(env):cap(env)], remoteAddr, remotePort)
 	}
-	return q, r, nil
+	return q, r.WithContext(q), nil
 }
 
-// parseEntries calls fn for each entry of the environ s, with the key and
-// value as substrings of s, after abi.ParseEnviron checked the encoding.
-func parseEntries(s string, fn func(k, v string)) error {
-	return abi.ParseEnviron(bytesOf(s), func(k, v []byte) bool {
-		fn(stringOf(k), stringOf(v))
-		return true
-	})
+// joinHostPort is net.JoinHostPort, written into spare when it fits
+// there: spare is never written again, so the string can be a view of it.
+func joinHostPort(spare []byte, host, port string) string {
+	v6 := strings.IndexByte(host, ':') >= 0
+	if len(host)+len(port)+3 > cap(spare) {
+		if v6 {
+			return "[" + host + "]:" + port
+		}
+		return host + ":" + port
+	}
+	b := spare[:0]
+	if v6 {
+		b = append(b, '[')
+	}
+	b = append(b, host...)
+	if v6 {
+		b = append(b, ']')
+	}
+	b = append(b, ':')
+	b = append(b, port...)
+	return stringOf(b)
 }
 
-// eachEntry is parseEntries for an environ already checked.
-func eachEntry(s string, fn func(k, v string)) { parseEntries(s, fn) }
+// nextEntry splits the first entry off an environ newRequest has
+// checked.
+func nextEntry(s string) (k, v, rest string) {
+	entry, rest, _ := strings.Cut(s, "\x00")
+	k, v, _ = strings.Cut(entry, "=")
+	return k, v, rest
+}
 
-// bytesOf views s as bytes, for reading only.
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-// stringOf turns a slice of bytesOf(s) back into a substring of s.
+// stringOf views b as a string: b must never be written to again.
 func stringOf(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -367,16 +411,20 @@ func plainPath(p string) bool {
 		return false
 	}
 	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-_.~/$&+,:;=@", c) >= 0:
-		default:
+		if !plainPathBytes[p[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+var plainPathBytes = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-_.~/$&+,:;=@", byte(c)) >= 0
+	}
+	return t
+}()
 
 // bodyReader streams the request body through body_read.
 type bodyReader struct {
@@ -435,7 +483,7 @@ type buffers struct {
 var spare *buffers
 
 func (w *responseWriter) start(t transport, head bool) {
-	w.t, w.head, w.header, w.length = t, head, make(http.Header), -1
+	w.t, w.head, w.length = t, head, -1 // the header map is made by Header
 	if spare != nil {
 		w.out, spare = spare, nil
 		w.out.body = w.out.body[:0]
@@ -453,7 +501,14 @@ func (w *responseWriter) recycle() {
 	spare = out
 }
 
-func (w *responseWriter) Header() http.Header { return w.header }
+// Header makes the header map on its first call: many handlers never set
+// a header, and a map is one of the dearest things to make in wasm.
+func (w *responseWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status != 0 || code < 100 || code > 999 {
@@ -542,7 +597,7 @@ func (w *responseWriter) finish() error {
 	// A small answer gets its length, as net/http does, but not a HEAD
 	// that wrote nothing: "Content-Length: 0" would say the resource is empty.
 	n := len(w.out.body)
-	if !w.started && w.header.Get("Content-Length") == "" && !bodyless(w.status) && (n > 0 || !w.head) {
+	if !w.started && first(w.header["Content-Length"]) == "" && !bodyless(w.status) && (n > 0 || !w.head) {
 		w.length = n
 	}
 	if err := w.flushBuffer(); err != nil {
@@ -583,10 +638,10 @@ func (w *responseWriter) send(p []byte) error {
 	return nil
 }
 
-// commit sends start_response once. first is the start of the body, from
+// commit sends start_response once. body is the start of the body, from
 // which a Content-Type is sniffed when the handler set none, as net/http
 // does.
-func (w *responseWriter) commit(first []byte) error {
+func (w *responseWriter) commit(body []byte) error {
 	if w.started {
 		return nil
 	}
@@ -595,13 +650,17 @@ func (w *responseWriter) commit(first []byte) error {
 	}
 	w.started = true
 	hdr := w.out.hdr[:0]
+	typed := false // a Content-Type or Content-Encoding is set: no sniffing
 	for k, vs := range w.header {
 		for _, v := range vs {
 			hdr = appendHeader(hdr, k, headerValue(v))
 		}
+		if (k == "Content-Type" || k == "Content-Encoding") && first(vs) != "" {
+			typed = true
+		}
 	}
-	if len(first) > 0 && !bodyless(w.status) && w.header.Get("Content-Type") == "" && w.header.Get("Content-Encoding") == "" {
-		hdr = appendHeader(hdr, "Content-Type", http.DetectContentType(first))
+	if len(body) > 0 && !bodyless(w.status) && !typed {
+		hdr = appendHeader(hdr, "Content-Type", http.DetectContentType(body))
 	}
 	if w.length >= 0 {
 		hdr = append(hdr, "Content-Length: "...)
@@ -615,6 +674,15 @@ func (w *responseWriter) commit(first []byte) error {
 		return errFailed
 	}
 	return nil
+}
+
+// first is a header's first value, as http.Header.Get returns it for a
+// canonical name, without canonicalising the name again.
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }
 
 func appendHeader(hdr []byte, k, v string) []byte {
@@ -642,8 +710,10 @@ func statusLine(code int) string {
 // headerValue replaces CR and LF as net/http does, so a value taken from
 // user input cannot inject headers (the host would refuse the whole answer).
 func headerValue(v string) string {
-	if strings.ContainsAny(v, "\r\n\x00") {
-		return strings.NewReplacer("\r", " ", "\n", " ", "\x00", " ").Replace(v)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			return strings.NewReplacer("\r", " ", "\n", " ", "\x00", " ").Replace(v)
+		}
 	}
 	return v
 }

@@ -35,7 +35,7 @@ func newFakeHost(kv ...string) *fakeHost {
 	return &fakeHost{env: env, body: strings.NewReader("")}
 }
 
-func (f *fakeHost) environ() ([]byte, error) { return f.env, nil }
+func (f *fakeHost) environ() ([]byte, error) { return f.env[:len(f.env):len(f.env)], nil } // no spare room: it is reused
 func (f *fakeHost) bodyRead(p []byte) int32 {
 	n, _ := f.body.Read(p)
 	return int32(n)
@@ -300,3 +300,35 @@ func TestEchoReadFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinHostPort: RemoteAddr written into the environ buffer's spare
+// room when it fits, made as usual when not.
+func TestJoinHostPort(t *testing.T) {
+	for _, tc := range []struct {
+		host, port, want string
+		spare            int
+	}{
+		{"127.0.0.1", "40000", "127.0.0.1:40000", 64},
+		{"::1", "4000", "[::1]:4000", 64},
+		{"127.0.0.1", "40000", "127.0.0.1:40000", 4},
+		{"::1", "4000", "[::1]:4000", 0},
+	} {
+		spare := make([]byte, 0, tc.spare)
+		if got := joinHostPort(spare, tc.host, tc.port); got != tc.want {
+			t.Errorf("%q %q in %d bytes: %q", tc.host, tc.port, tc.spare, got)
+		}
+	}
+	f := newFakeHost(baseEnv...)
+	f.env = append(f.env, make([]byte, 64)...)[:len(f.env)] // spare room after the environ
+	var got string
+	serve(&spareHost{f}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.RemoteAddr }))
+	if got != "[::1]:4000" {
+		t.Fatalf("RemoteAddr %q", got)
+	}
+}
+
+// spareHost hands the environ over with its spare capacity, as the wasm
+// transport does.
+type spareHost struct{ *fakeHost }
+
+func (s *spareHost) environ() ([]byte, error) { return s.env, nil }

@@ -22,22 +22,26 @@ func bodyWrite(buf unsafe.Pointer, n uint32) int32
 //go:wasmimport wasgi log
 func logImport(level int32, buf unsafe.Pointer, n uint32)
 
-// environBuf is reused across requests: an instance serves one request at
-// a time, and the environ is copied into strings as it is parsed.
-var environBuf = make([]byte, 4096)
+// environSize is the size of the next request's environ buffer: the last
+// environ's and some room. The buffer is then the request's own (its
+// strings are views of it), so the environ is copied once, by the host.
+var environSize = 1024
 
 type hostTransport struct{}
 
 func (hostTransport) environ() ([]byte, error) {
+	buf := make([]byte, environSize)
 	for {
-		n := environRead(unsafe.Pointer(unsafe.SliceData(environBuf)), uint32(len(environBuf)))
+		n := environRead(unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf)))
 		if n < 0 {
 			return nil, errNotAllowed
 		}
-		if int(n) <= len(environBuf) {
-			return environBuf[:n], nil
+		fits := int(n) <= len(buf)
+		environSize = int(n) + 64 // room for RemoteAddr and a longer path next time
+		if fits {
+			return buf[:n], nil
 		}
-		environBuf = make([]byte, n)
+		buf = make([]byte, environSize)
 	}
 }
 
