@@ -91,7 +91,10 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, &GuestError{Kind: ErrInstantiate, Err: fmt.Errorf("instantiate %s: %w", p.m.Path, err), Stderr: stderr.String()}
 	}
 	p.g.c.created.Add(1)
-	mem.refill()
+	if p.snap.Load() == nil {
+		// The app's next instances map its snapshot and take no spare.
+		mem.refill()
+	}
 	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, guard: g}
 	for ph, name := range exports {
 		if name != "" {
