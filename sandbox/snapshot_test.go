@@ -254,3 +254,43 @@ func privateBytes(t *testing.T, b []byte) uint64 {
 	}
 	return n * page
 }
+
+// TestSnapshotUnload: unloading an idle pool lets its snapshot's memory
+// go at once (the memfd closed), not when a garbage collection finds it;
+// an instance still mapping it kept its pages.
+func TestSnapshotUnload(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := rt.Compile(context.Background(), testwasm.BuildC(t, "testdata/snapshot/snap.c", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rt.NewGroup(testGroup)
+	defer g.Close(context.Background())
+	p, err := g.NewPool(m, AppConfig{Name: "test/snap", Snapshot: true, MemoryLimit: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := p.newInstance(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.close(context.Background())
+	in, err := p.newInstance(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.close(context.Background())
+	size := p.snap.Load().size()
+	if got := rt.MemoryStats().Snapshots; runtime.GOOS == "linux" && got != size {
+		t.Fatalf("Snapshots %d, want %d", got, size)
+	}
+	if !p.Unload() {
+		t.Fatal("not unloaded")
+	}
+	if got := rt.MemoryStats().Snapshots; got != 0 {
+		t.Errorf("Snapshots %d after Unload, want 0", got)
+	}
+	if body := serveOn(t, p, in); !strings.HasPrefix(body, "ctor=1 calls=1 restored=1 ") || !strings.Contains(body, "data=set by _initialize") {
+		t.Errorf("an instance mapping the unloaded snapshot: %q", body)
+	}
+}
