@@ -78,8 +78,8 @@ func takeSnapshot(mod api.Module, live *atomic.Int64) (*snapshot, error) {
 	s := &snapshot{globals: map[string]uint64{}}
 	if sm, err := newSharedMemory(b, live); err == nil {
 		s.shared = sm
-		// Its descriptor goes with the snapshot; the pool's Unload closes
-		// it sooner.
+		// Its descriptor goes with the snapshot; Pool.Unload and
+		// Group.Close close it sooner.
 		runtime.AddCleanup(s, (*sharedMemory).close, sm)
 	} else {
 		s.mem = bytes.Clone(b)
@@ -105,7 +105,8 @@ func (s *snapshot) size() uint64 {
 
 // close lets the snapshot's memory go once no instance maps it. An
 // instance still starting from s would fail: for a pool that has no
-// instance (Unload); otherwise the cleanup closes it once s is garbage.
+// instance (Unload) or a group closing; otherwise the cleanup closes it
+// once s is garbage.
 func (s *snapshot) close() {
 	if s != nil && s.shared != nil {
 		s.shared.close()

@@ -255,9 +255,9 @@ func privateBytes(t *testing.T, b []byte) uint64 {
 	return n * page
 }
 
-// TestSnapshotUnload: unloading an idle pool lets its snapshot's memory
-// go at once (the memfd closed), not when a garbage collection finds it;
-// an instance still mapping it kept its pages.
+// TestSnapshotUnload: unloading an idle pool, or closing its group, lets
+// its snapshot's memory go at once (the memfd closed), not when a garbage
+// collection finds it; an instance still mapping it kept its pages.
 func TestSnapshotUnload(t *testing.T) {
 	rt := newRuntime(t)
 	m, err := rt.Compile(context.Background(), testwasm.BuildC(t, "testdata/snapshot/snap.c", true))
@@ -292,5 +292,19 @@ func TestSnapshotUnload(t *testing.T) {
 	}
 	if body := serveOn(t, p, in); !strings.HasPrefix(body, "ctor=1 calls=1 restored=1 ") || !strings.Contains(body, "data=set by _initialize") {
 		t.Errorf("an instance mapping the unloaded snapshot: %q", body)
+	}
+
+	// So does closing a group (a reload's old config).
+	g2 := rt.NewGroup(testGroup)
+	p2, err := g2.NewPool(m, AppConfig{Name: "test/snap", Snapshot: true, MemoryLimit: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := get(p2, "/"); err != nil {
+		t.Fatal(err)
+	}
+	g2.Close(context.Background())
+	if got := rt.MemoryStats().Snapshots; got != 0 {
+		t.Errorf("Snapshots %d after the group closed, want 0", got)
 	}
 }
