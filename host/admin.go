@@ -332,7 +332,7 @@ func (h *Host) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(bw, "# HELP wasgi_accept_errors_total Accepts that failed on the public listeners (e.g. out of descriptors).")
 	fmt.Fprintln(bw, "# TYPE wasgi_accept_errors_total counter")
 	fmt.Fprintf(bw, "wasgi_accept_errors_total %d\n", h.accepts.total.Load())
-	fmt.Fprintln(bw, "# HELP wasgi_memory_bytes Where the host's memory goes: rss (the process, Linux), machine_code (compiled modules, resident), linear_memory (live instances' memories as far as grown), spare_memory (kept faulted in for new instances), go_heap (the host's Go objects, live and not yet collected), go_heap_free (heap kept from the OS for reuse).")
+	fmt.Fprintln(bw, "# HELP wasgi_memory_bytes Where the host's memory goes: rss (the process, Linux), machine_code (compiled modules, resident), linear_memory (live instances' memories as far as grown; of one started from a snapshot, the pages it wrote), snapshot_memory (the snapshots instances share, Linux), spare_memory (kept faulted in for new instances), go_heap (the host's Go objects, live and not yet collected), go_heap_free (heap kept from the OS for reuse).")
 	fmt.Fprintln(bw, "# TYPE wasgi_memory_bytes gauge")
 	for _, m := range h.memory() {
 		fmt.Fprintf(bw, "wasgi_memory_bytes{kind=%q} %d\n", m.kind, m.bytes)
@@ -376,7 +376,7 @@ func (h *Host) memory() []memoryUse {
 		return 0
 	}
 	out := []memoryUse{
-		{"machine_code", ms.Code}, {"linear_memory", ms.Linear}, {"spare_memory", ms.Spares},
+		{"machine_code", ms.Code}, {"linear_memory", ms.Linear}, {"snapshot_memory", ms.Snapshots}, {"spare_memory", ms.Spares},
 		{"go_heap", val(0) + val(1)}, {"go_heap_free", val(2)},
 	}
 	if rss := processRSS(); rss > 0 {

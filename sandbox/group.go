@@ -106,13 +106,22 @@ func (g *Group) Close(ctx context.Context) {
 	idle := g.takeAllIdle()
 	roots := g.roots
 	g.roots = nil
+	var snaps []*snapshot
+	for _, p := range g.pools {
+		snaps = append(snaps, p.snap.Swap(nil))
+	}
 	g.mu.Unlock()
 	for _, in := range idle {
 		in.close(ctx)
 	}
 	// Only the config's close (no request left on it) or shutdown closes a
-	// group, so no instance still uses these.
+	// group, so no instance still uses these, nor starts from a snapshot
+	// (one would fail to start, the group being closed anyway). Instances
+	// still mapping a snapshot keep its pages.
 	closeRoots(roots)
+	for _, s := range snaps {
+		s.close()
+	}
 }
 
 // Retire is for a group that a reload replaced: its idle instances are

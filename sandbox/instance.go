@@ -43,16 +43,19 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 	mc := p.modCfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(boundedSleep(deadline)).WithFSConfig(p.dirs.config(files))
 	state := &instanceState{log: &p.cfg.Logger, stderr: stderr, deadline: deadline, net: p.net, roots: p.locks, files: files}
 	ctx = withState(context.WithoutCancel(ctx), state)
+	snap := p.snap.Load()
 	var mem *memoryAllocator
 	if p.cfg.MemoryLimit > 0 {
 		mem = newMemoryAllocator(p.cfg.MemoryLimit, p.g.rt.spares)
+		if snap != nil {
+			mem.src = snap.shared // its memory maps the snapshot's
+		}
 		ctx = experimental.WithMemoryAllocator(ctx, mem)
 	}
 	// _initialize runs guest code (Go's package init): bound it like a request.
 	ctx, cancel := context.WithTimeout(ctx, p.g.cfg.RequestTimeout)
 	defer cancel()
 	start := time.Now()
-	snap := p.snap.Load()
 	init := ""
 	if snap == nil && p.m.initialize {
 		init = abi.FuncInitialize // a snapshot replaces _initialize
@@ -65,22 +68,24 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 				return
 			}
 			state.reserveHandles(snap.handles)
-			if err = armed(ctx, g, func() error { return snap.restore(ctx, mod) }); err != nil {
+			if err = armed(ctx, g, func() error { return snap.restore(ctx, mod, mem) }); err != nil {
 				mod.Close(ctx)
 				mod = nil
 			}
 		})
 	})
 	if err == nil && snap == nil && p.cfg.Snapshot {
-		if s, serr := takeSnapshot(mod); serr == nil {
+		if s, serr := takeSnapshot(mod, &p.g.rt.spares.snapshots); serr == nil {
 			s.handles = state.handleBase()
 			if n := state.count(resourceConn); n > 0 {
 				p.cfg.HostLogger.Warn().Int("connections", n).
 					Msg("the app opened connections while starting: the other instances start from a copy without them (their handles answer ErrBadHandle); open connections per request or lazily")
 			}
 			if p.snap.CompareAndSwap(nil, s) {
-				p.cfg.HostLogger.Info().Int("memory", len(s.mem)).Dur("start", time.Since(start)).
+				p.cfg.HostLogger.Info().Uint64("memory", s.size()).Bool("shared", s.shared != nil).Dur("start", time.Since(start)).
 					Msg("first instance started; the next ones start from its snapshot")
+			} else {
+				s.close()
 			}
 		} else {
 			p.cfg.HostLogger.Warn().Err(serr).Msg("instances of this app cannot start from a snapshot")
@@ -91,7 +96,10 @@ func (p *Pool) newInstance(ctx context.Context) (in *instance, err error) {
 		return nil, &GuestError{Kind: ErrInstantiate, Err: fmt.Errorf("instantiate %s: %w", p.m.Path, err), Stderr: stderr.String()}
 	}
 	p.g.c.created.Add(1)
-	mem.refill()
+	if p.snap.Load() == nil {
+		// The app's next instances map its snapshot and take no spare.
+		mem.refill()
+	}
 	in = &instance{mod: mod, mem: mem, state: state, deadline: deadline, guard: g,
 		nicer: newNicer(p.g.rt.renice), callCtx: withState(context.Background(), state)}
 	for ph, name := range exports {

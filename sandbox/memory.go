@@ -26,12 +26,22 @@ import (
 // another goroutine while the guest runs. So the host marks the spans in
 // which guest code runs (inUse), and a Free during one is carried out at
 // its end.
+//
+// An instance started from a snapshot (snapshot.go) has src: its memory
+// is the snapshot's file mapped copy-on-write over the start of the
+// mapping (sharedMemory.mapOver), so it starts with the snapshot's
+// content, shares its pages with every other instance started from it,
+// and owns only the pages it writes. Such a memory is unmapped when
+// freed, never kept as a spare: clearing it would write, and so copy,
+// every page.
 type memoryAllocator struct {
 	spares *spareSet
 	limit  uint64
 	buf    []byte
-	mapped bool   // buf is a mapping of limit bytes
-	size   uint64 // of the mapping, faulted in
+	mapped bool          // buf is a mapping of limit bytes
+	size   uint64        // of the mapping, faulted in (or mapped from src)
+	src    *sharedMemory // the snapshot mapped, until restore remaps it
+	shared uint64        // bytes at the start of buf mapped from a snapshot
 
 	mu          sync.Mutex
 	busy, freed bool
@@ -49,6 +59,18 @@ func (a *memoryAllocator) Allocate(_, _ uint64) experimental.LinearMemory { retu
 func (a *memoryAllocator) Reallocate(size uint64) []byte {
 	if size > a.limit {
 		return nil
+	}
+	if a.buf == nil && size > 0 && a.src != nil {
+		if b, err := mapMemory(a.limit); err == nil {
+			if err := a.src.mapOver(b); err == nil {
+				a.buf, a.mapped, a.size, a.shared = b, true, a.src.size, a.src.size
+			} else {
+				unmapMemory(b)
+			}
+		}
+		if a.shared == 0 {
+			a.src = nil // restore copies the snapshot instead
+		}
 	}
 	if a.buf == nil && size > 0 {
 		if b, touched := a.spares.take(a.limit); b != nil {
@@ -82,6 +104,21 @@ func (a *memoryAllocator) Reallocate(size uint64) []byte {
 	return b
 }
 
+// remap maps the snapshot once more over the memory it was mapped over,
+// before any guest code ran: instantiation wrote the module's active data
+// segments over it, and this drops those page copies, so the instance
+// owns none of the snapshot's pages yet and its memory is the snapshot
+// byte for byte. errNotShared: the memory was not mapped from it (restore
+// copies it); another error leaves the memory unusable.
+func (a *memoryAllocator) remap() error {
+	if a == nil || a.src == nil {
+		return errNotShared
+	}
+	src := a.src
+	a.src = nil
+	return src.mapOver(a.buf)
+}
+
 // Free implements experimental.LinearMemory.
 func (a *memoryAllocator) Free() {
 	a.mu.Lock()
@@ -94,9 +131,13 @@ func (a *memoryAllocator) Free() {
 
 func (a *memoryAllocator) release() {
 	if a.mapped {
-		a.spares.linear.Add(-int64(a.size))
-		a.spares.put(a.buf, a.size)
-		a.mapped = false
+		a.spares.linear.Add(-int64(a.size - a.shared))
+		if a.shared > 0 {
+			unmapMemory(a.buf)
+		} else {
+			a.spares.put(a.buf, a.size)
+		}
+		a.mapped, a.shared = false, 0
 	} else {
 		a.spares.linear.Add(-int64(cap(a.buf)))
 	}
@@ -138,7 +179,8 @@ type spareSet struct {
 	refilling map[uint64]bool   // by limit: a refill is running
 	trimming  bool              // a trim is scheduled
 
-	linear atomic.Int64 // bytes of the live instances' memories faulted in (or allocated)
+	linear    atomic.Int64 // bytes of the live instances' memories faulted in (or allocated), past their snapshot's
+	snapshots atomic.Int64 // bytes of the open snapshots' memory
 }
 
 func newSpareSet(renice bool) *spareSet {
@@ -152,9 +194,10 @@ type spare struct {
 }
 
 // refill tops up the spares of a's memory_limit in the background, once
-// an instance of it has grown.
+// an instance of it has grown; not after an instance mapped from a
+// snapshot, as those take no spare.
 func (a *memoryAllocator) refill() {
-	if a == nil || !a.mapped {
+	if a == nil || !a.mapped || a.shared > 0 {
 		return
 	}
 	limit, spares := a.limit, a.spares
@@ -287,8 +330,14 @@ func (a *memoryAllocator) inUse(f func()) {
 // MemoryStats says where the host's memory goes, in bytes.
 type MemoryStats struct {
 	// Linear is the live instances' linear memories, as far as the guests
-	// grew them (their memory_limit is address space, not memory).
+	// grew them (their memory_limit is address space, not memory); of an
+	// instance started from a shared snapshot, the pages it wrote (its
+	// private copies, Linux) and its growth past the snapshot.
 	Linear uint64
+	// Snapshots is the memory of the snapshots instances share
+	// (snapshot.go): a sealed memfd each, off the Go heap. A snapshot that
+	// is a copy (not Linux) is Go heap, not counted here.
+	Snapshots uint64
 	// Spares is memory kept faulted in for the next instances (see
 	// spareSet).
 	Spares uint64
@@ -302,5 +351,9 @@ func (r *Runtime) MemoryStats() MemoryStats {
 	r.spares.Lock()
 	spare := r.spares.bytes
 	r.spares.Unlock()
-	return MemoryStats{Linear: uint64(max(0, r.spares.linear.Load())), Spares: spare, Code: codeResident()}
+	code, copied := smapsTotals()
+	return MemoryStats{
+		Linear: uint64(max(0, r.spares.linear.Load())) + copied, Snapshots: uint64(max(0, r.spares.snapshots.Load())),
+		Spares: spare, Code: code,
+	}
 }

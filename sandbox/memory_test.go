@@ -122,3 +122,85 @@ func TestSpareTrim(t *testing.T) {
 		t.Fatalf("after the second trim: %d spares, %d bytes, trim scheduled %v", n, b, trimming)
 	}
 }
+
+// TestSharedMemory: memories mapped from one snapshot start with its
+// content, each reads its own writes and no other's, grow past it with
+// zeros, count only what is theirs, and are unmapped when freed, never
+// kept as spares. The snapshot's file refuses writes (sealed).
+func TestSharedMemory(t *testing.T) {
+	const page = 64 << 10
+	snap := make([]byte, 4*page)
+	for i := range snap {
+		snap[i] = byte(i*7 + 1)
+	}
+	spares := newSpareSet(false)
+	sm, err := newSharedMemory(snap, &spares.snapshots)
+	if err != nil {
+		t.Skipf("no shared memory here: %v", err)
+	}
+	defer sm.close()
+	if spares.snapshots.Load() != int64(len(snap)) {
+		t.Errorf("%d bytes of snapshots counted, want %d", spares.snapshots.Load(), len(snap))
+	}
+	if _, err := sm.f.WriteAt([]byte{0}, 0); err == nil {
+		t.Error("the snapshot's file accepted a write")
+	}
+	const limit = 8*page + 192<<10 // a size no other test uses
+	alloc := func() (*memoryAllocator, []byte) {
+		a := newMemoryAllocator(limit, spares)
+		a.src = sm
+		a.Reallocate(2 * page) // smaller than the snapshot, as at instantiation
+		if a.shared != uint64(len(snap)) {
+			t.Fatalf("%d bytes mapped from the snapshot, want %d", a.shared, len(snap))
+		}
+		return a, a.Reallocate(uint64(len(snap)))
+	}
+	a, ab := alloc()
+	b, bb := alloc()
+	defer b.Free()
+	if !bytes.Equal(ab, snap) || !bytes.Equal(bb, snap) {
+		t.Fatal("a mapped memory does not start with the snapshot")
+	}
+	for i := range ab {
+		ab[i] = 0xEE
+	}
+	if !bytes.Equal(bb, snap) {
+		t.Fatal("b sees a's writes")
+	}
+	if err := a.remap(); err != nil { // as restore does: a's copies dropped
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ab, snap) {
+		t.Fatal("remapped, a does not read the snapshot again")
+	}
+	if linear := spares.linear.Load(); linear != 0 {
+		t.Errorf("%d bytes counted as the instances' own before they grew", linear)
+	}
+	grown := a.Reallocate(limit)
+	if i := bytes.IndexFunc(grown[len(snap):], func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Fatalf("byte %d past the snapshot not zero", len(snap)+i)
+	}
+	if linear := spares.linear.Load(); linear != limit-int64(len(snap)) {
+		t.Errorf("%d bytes counted after growth, want %d", linear, limit-len(snap))
+	}
+	a.Free()
+	if spares.linear.Load() != 0 {
+		t.Errorf("%d bytes counted after Free", spares.linear.Load())
+	}
+	spares.Lock()
+	n := len(spares.list)
+	spares.Unlock()
+	if n != 0 {
+		t.Error("a memory mapped from a snapshot was kept as a spare")
+	}
+	sm.close()
+	if spares.snapshots.Load() != 0 || !bytes.Equal(bb, snap) {
+		t.Error("closing the snapshot's file: not uncounted, or b's mapping lost")
+	}
+	c := newMemoryAllocator(limit, spares)
+	c.src = sm
+	defer c.Free()
+	if got := c.Reallocate(page); c.shared != 0 || len(got) != page || got[0] != 0 {
+		t.Error("a closed snapshot was mapped")
+	}
+}

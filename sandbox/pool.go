@@ -75,8 +75,9 @@ func (p *Pool) Unload() bool {
 	p.unloaded = true
 	g.pools = slices.DeleteFunc(g.pools, func(q *Pool) bool { return q == p })
 	g.roots = slices.DeleteFunc(g.roots, func(r *os.Root) bool { return slices.Contains(p.roots, r) })
-	p.snap.Store(nil)
+	snap := p.snap.Swap(nil)
 	g.mu.Unlock()
+	snap.close() // no instance is starting from it: p.alive is 0
 	closeRoots(p.roots)
 	return true
 }
