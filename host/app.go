@@ -34,6 +34,7 @@ type app struct {
 	startFailures *atomic.Int64          // failed instance starts; nil for a CGI app
 	log           zerolog.Logger
 	guestLog      zerolog.Logger // log, rate-limited for what the guest writes
+	refusals      refusalLog     // queue_timeout 503s: one event a second at most
 }
 
 // guestLogBurst is how many guest log lines per second an app may write;

@@ -114,6 +114,25 @@ func TestDaemonGroups(t *testing.T) {
 		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("status %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
+		// A burst of refusals within the second is one event: a flood of
+		// an overloaded site does not flood the log (before: one event
+		// each). All of them are counted, in the metric and the event.
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				if resp, _ := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 503 {
+					t.Errorf("in the burst: %d", resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+		// (2 if the burst straddles the second, on a slow machine.)
+		if n := strings.Count(th.logs.String(), "no free instance within queue_timeout"); n < 1 || n > 2 {
+			t.Errorf("%d events for 9 refusals in about a second, want 1:\n%s", n, th.logs.String())
+		}
+		if g := th.state.Load().groups["small"].Stats(); g.Refused != 9 {
+			t.Errorf("%d refusals counted, want 9", g.Refused)
+		}
 		if code := <-done; code != 504 {
 			t.Fatalf("spin: %d", code)
 		}

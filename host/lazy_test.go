@@ -2,9 +2,9 @@ package host
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"os"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
