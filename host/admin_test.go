@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasgi/wasgi/internal/testwait"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -212,9 +213,5 @@ hosts = ["*"]
 	if m["go_heap"] == 0 {
 		t.Fatalf("no Go heap: %v", m)
 	}
-	for deadline := time.Now().Add(10 * time.Second); mem()["linear_memory"] != 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the idle instance closed, its memory still counted: %v", mem())
-		}
-	}
+	testwait.Until(t, "the idle instance's memory no longer counted", func() bool { return mem()["linear_memory"] == 0 })
 }

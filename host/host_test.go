@@ -127,6 +127,23 @@ func (th *testHost) do(t testing.TB, method, host, target string, body io.Reader
 	return resp, string(b)
 }
 
+// getStatus GETs target with a Host header and returns the status code; for
+// goroutines, where do's t.Fatal may not be called.
+func (th *testHost) getStatus(host, target string) (int, error) {
+	req, err := http.NewRequest("GET", th.url+target, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Host = host
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // noRedirects shows tests the redirects themselves.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 

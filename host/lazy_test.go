@@ -2,8 +2,8 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wasgi/wasgi/internal/testwait"
 	"github.com/wasgi/wasgi/sites"
 )
 
@@ -91,16 +92,8 @@ func TestLazyCompile(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			req, _ := http.NewRequest("GET", th.url+"/counter", nil)
-			req.Host = "d.test"
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				t.Errorf("concurrent first requests: %d", resp.StatusCode)
+			if code, err := th.getStatus("d.test", "/counter"); err != nil || code != 200 {
+				t.Errorf("concurrent first requests: %d %v", code, err)
 			}
 		})
 	}
@@ -174,12 +167,7 @@ hosts = ["a.test"]
 	loaded := func() int { return th.rt.CompileStats().Loaded }
 	waitLoaded := func(want int) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); loaded() != want; {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d modules loaded, want %d:\n%s", loaded(), want, th.logs.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testwait.Until(t, fmt.Sprintf("%d modules loaded", want), func() bool { return loaded() == want })
 	}
 	for round := range 2 {
 		if resp, body := th.do(t, "GET", "a.test", "/counter", nil); resp.StatusCode != 200 || body != "1" {
@@ -200,16 +188,8 @@ hosts = ["a.test"]
 		wg.Go(func() {
 			for i := range 12 {
 				time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
-				req, _ := http.NewRequest("GET", th.url+"/counter", nil)
-				req.Host = "a.test"
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					t.Errorf("client %d request %d: %d", c, i, resp.StatusCode)
+				if code, err := th.getStatus("a.test", "/counter"); err != nil || code != 200 {
+					t.Errorf("client %d request %d: %d %v", c, i, code, err)
 				}
 			}
 		})
