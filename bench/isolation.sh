@@ -7,6 +7,8 @@
 # (default 8: it saturates 2 cores). BASELINE=commit
 # adds the same two cases for that commit's wasgi (built in a temporary
 # worktree), e.g. BASELINE=HEAD~1 to see what a change did.
+# EXTRA_BINS="a b" adds more commands run like out/wasgi (for example
+# scripts that exec out/wasgi with an environment of their own).
 # Loopback only, bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,7 +19,7 @@ $WASM -o out/hello.wasm ../examples/hello
 $WASM -o out/guest.wasm ../testdata/guest
 go build -o out/wasgi ../cmd/wasgi
 go build -o out/load ./load
-bins=(out/wasgi)
+bins=(out/wasgi ${EXTRA_BINS:-})
 if [ -n "${BASELINE:-}" ]; then
   wt=$(mktemp -d)
   git -C .. worktree add -q --detach "$wt" "$BASELINE"
